@@ -1,0 +1,166 @@
+"""The evaluator against a real DuckDB store: alerts persist, resolve, acknowledge, call webhooks."""
+
+import asyncio
+import json
+import socket
+import threading
+from datetime import datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from backend.alerts import AlertEvaluator
+from backend.webhooks import WebhookDispatcher
+from storage import alerts as alert_store
+from storage.store import Store
+
+T0 = datetime(2026, 11, 29, 8, 0, 0)
+
+
+@pytest.fixture()
+def store(tmp_path):
+    opened = Store(str(tmp_path / "alerts.duckdb")).open()
+    yield opened
+    opened.close()
+
+
+def set_worker(store, worker_id, status="active", cpu=10.0, memory=10.0, hardware=("cpu",)):
+    store.write_sync(lambda con: con.execute(
+        """INSERT OR REPLACE INTO workers (worker_id, hostname, hardware, status, cpu_percent, memory_percent, last_seen)
+           VALUES (?, ?, ?, ?, ?, ?, ?)""", [worker_id, worker_id, list(hardware), status, cpu, memory, T0]))
+
+
+def finish_tasks(store, count, status, at, task_type="test", prefix="t"):
+    rows = [(f"{prefix}{status}{i}", task_type, status, "w1", at) for i in range(count)]
+    store.write_sync(lambda con: con.executemany(
+        "INSERT INTO tasks (task_id, type, status, worker_id, finished_at) VALUES (?, ?, ?, ?, ?)", rows))
+
+
+def tick(evaluator, seconds):
+    return [(item.kind, item.rule["name"], item.scope)
+            for item in asyncio.run(evaluator.tick(T0 + timedelta(seconds=seconds)))]
+
+
+def test_default_rules_fire_and_resolve_on_stored_fleet(store):
+    evaluator = AlertEvaluator(store)
+    set_worker(store, "w1", cpu=99.0, memory=95.0)
+    set_worker(store, "w2", status="offline")
+    finish_tasks(store, 3, "completed", T0)
+    finish_tasks(store, 2, "failed", T0)
+    assert tick(evaluator, 0) == [("fire", "Success rate below 80 %", "cluster")]
+    assert tick(evaluator, 60) == [("fire", "Worker offline", "worker:w2")]
+    assert sorted(tick(evaluator, 300)) == [("fire", "CPU above 95 %", "worker:w1"),
+                                            ("fire", "Memory above 90 %", "worker:w1")]
+    active = store.read_sync(alert_store.active_alerts)
+    assert {alert["scope"] for alert in active} == {"cluster", "worker:w1", "worker:w2"}
+    assert set(active[0]) == set(alert_store.ALERT_COLUMNS)
+    set_worker(store, "w1", cpu=20.0, memory=30.0)
+    set_worker(store, "w2", status="active")
+    assert sorted(tick(evaluator, 310)) == [("resolve", "CPU above 95 %", "worker:w1"),
+                                            ("resolve", "Memory above 90 %", "worker:w1"),
+                                            ("resolve", "Worker offline", "worker:w2")]
+    assert tick(evaluator, 0 + 900 + 1) == [("resolve", "Success rate below 80 %", "cluster")]
+    history, total = store.read_sync(lambda cur: alert_store.list_alerts(cur))
+    assert total == 4 and all(alert["state"] == "resolved" and alert["ended_at"] for alert in history)
+
+
+def test_restart_resumes_firing_alerts_and_ack(store):
+    set_worker(store, "w2", status="offline")
+    first = AlertEvaluator(store)
+    tick(first, 0)
+    tick(first, 60)
+    alert_id = store.read_sync(alert_store.active_alerts)[0]["id"]
+    assert store.write_sync(lambda con: alert_store.acknowledge(con, alert_id, "alice"))
+    assert store.read_sync(lambda cur: alert_store.get_alert(cur, alert_id))["acknowledged_by"] == "alice"
+    second = AlertEvaluator(store)
+    asyncio.run(second.restore())
+    set_worker(store, "w2", status="active")
+    assert tick(second, 120) == [("resolve", "Worker offline", "worker:w2")]
+
+
+class Receiver(BaseHTTPRequestHandler):
+    """Local webhook receiver: records JSON bodies, answers 204."""
+
+    received: list = []
+
+    def do_POST(self):  # noqa: N802 - http.server's naming
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        type(self).received.append(json.loads(body))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture()
+def receiver():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    Receiver.received = []
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/hook", Receiver.received
+    server.shutdown()
+    server.server_close()
+
+
+def add_webhook_rule(store, url):
+    rule = {"name": "pending pile-up", "metric": "pending_tasks", "comparison": ">", "threshold": 1,
+            "for_seconds": 0, "severity": "warning", "scope_kind": "all", "webhook_url": url}
+    return store.write_sync(lambda con: alert_store.insert_rule(con, rule))
+
+
+def set_pending(store, count):
+    store.write_sync(lambda con: con.execute("DELETE FROM tasks WHERE status = 'pending'"))
+    rows = [(f"p{i}", "test", "pending") for i in range(count)]
+    if rows:
+        store.write_sync(lambda con: con.executemany("INSERT INTO tasks (task_id, type, status) VALUES (?, ?, ?)", rows))
+
+
+def test_webhook_receives_firing_and_resolving(store, receiver):
+    url, received = receiver
+    add_webhook_rule(store, url)
+
+    async def scenario():
+        dispatcher = WebhookDispatcher(store, timeout_s=2.0)
+        evaluator = AlertEvaluator(store, dispatcher)
+        set_pending(store, 5)
+        await evaluator.tick(T0)
+        set_pending(store, 0)
+        await evaluator.tick(T0 + timedelta(seconds=10))
+        await dispatcher.drain()
+        await dispatcher.close()
+
+    asyncio.run(scenario())
+    assert [body["event"] for body in received] == ["firing", "resolved"]
+    assert received[0]["alert"]["value"] == 5.0 and received[0]["rule"]["metric"] == "pending_tasks"
+    assert received[1]["alert"]["state"] == "resolved" and received[1]["alert"]["ended_at"]
+    deliveries = store.read_sync(alert_store.list_deliveries)
+    assert [(item["event"], item["ok"], item["attempts"]) for item in deliveries] == [
+        ("resolved", True, 1), ("firing", True, 1)]
+
+
+def test_dead_webhook_does_not_delay_evaluation(store):
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(16)  # accepts connections, never answers
+    add_webhook_rule(store, f"http://127.0.0.1:{silent.getsockname()[1]}/hook")
+
+    async def scenario():
+        dispatcher = WebhookDispatcher(store, timeout_s=0.5, attempts=2, backoff_s=0.1)
+        evaluator = AlertEvaluator(store, dispatcher)
+        set_pending(store, 5)
+        fired = await evaluator.tick(T0)
+        in_flight_after_tick = len(dispatcher.tasks)
+        active = await store.read(alert_store.active_alerts)
+        await dispatcher.drain()
+        await dispatcher.close()
+        return fired, in_flight_after_tick, active
+
+    fired, in_flight, active = asyncio.run(scenario())
+    silent.close()
+    assert [item.kind for item in fired] == ["fire"]
+    assert in_flight == 1, "the delivery was still in flight when evaluation had already finished"
+    assert [alert["scope"] for alert in active] == ["cluster"]
+    delivery = store.read_sync(alert_store.list_deliveries)[0]
+    assert delivery["ok"] is False and delivery["attempts"] == 2 and "Timeout" in delivery["error"]
