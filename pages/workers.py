@@ -1,0 +1,125 @@
+"""Workers: search, filters, server-side paging and sorting; choosing a worker opens its detail."""
+
+from urllib.parse import quote
+
+import pandas as pd
+import streamlit as st
+
+from ui import charts, data, session
+from ui.fmt import HARDWARE_LABELS, ago, hardware_label, health_mark, number, percent, status_mark
+from ui.tables import task_table
+
+SORTS = {"id": "ID", "hostname": "Hostname", "status": "Status", "health": "Health", "cpu": "CPU",
+         "memory_percent": "Memory %", "tasks_completed": "Tasks completed",
+         "success_rate": "Success rate", "last_seen": "Last seen", "rtt_ms": "Round trip"}
+COLUMNS = {
+    "status": st.column_config.TextColumn("Status"),
+    "health": st.column_config.TextColumn("Health"),
+    "cpu": st.column_config.ProgressColumn("CPU", format="%.0f%%", min_value=0, max_value=100),
+    "memory_percent": st.column_config.ProgressColumn("Memory", format="%.0f%%", min_value=0, max_value=100),
+    "hardware": st.column_config.ListColumn("Hardware"),
+    "success_rate": st.column_config.NumberColumn("Success %", format="%.1f"),
+    "tasks_completed": st.column_config.NumberColumn("Completed"),
+}
+
+
+def filters(hardware_types: list[str]) -> dict:
+    """Search box and filters as API query parameters."""
+    search = st.text_input("Search", placeholder="worker id, hostname, status or hardware",
+                           key="workers_search")
+    cols = st.columns(6)
+    params = {
+        "search": search.strip(),
+        "status": cols[0].selectbox("Status", ["all", "active", "busy", "offline"], key="workers_status"),
+        "health": cols[1].selectbox("Health", ["all", "healthy", "warning", "critical", "unknown"],
+                                    key="workers_health"),
+        "hardware": cols[2].selectbox("Hardware", ["all", *hardware_types], key="workers_hardware",
+                                      format_func=lambda h: "all" if h == "all" else hardware_label(h)),
+        "sort": cols[3].selectbox("Sort by", list(SORTS), format_func=SORTS.get, key="workers_sort"),
+        "order": cols[4].selectbox("Order", ["asc", "desc"], key="workers_order"),
+        "limit": cols[5].selectbox("Rows", [25, 50, 100, 200], index=1, key="workers_limit"),
+    }
+    return params
+
+
+def worker_frame(rows: list[dict]) -> pd.DataFrame:
+    """Rows shaped for the table; every worker-supplied string stays plain text."""
+    return pd.DataFrame([{
+        "id": row["id"], "hostname": row.get("hostname"), "status": status_mark(row.get("status")),
+        "health": health_mark(row.get("health")), "cpu": row.get("cpu"),
+        "memory_percent": row.get("memory_percent"), "tasks_completed": row.get("tasks_completed"),
+        "success_rate": row.get("success_rate"),
+        "hardware": [hardware_label(h) for h in row.get("hardware") or []],
+        "last_seen": ago(row.get("last_seen")),
+    } for row in rows])
+
+
+def worker_detail(target: data.Backend, token: str, worker_id: str) -> None:
+    """One worker: headline numbers, CPU/memory history, its tasks, hardware and capabilities."""
+    detail = data.load(data.fetch, target, token, f"/api/monitoring/workers/{quote(worker_id, safe='')}",
+                       {"range": "1h"})
+    worker = detail.get("worker") or {}
+    st.subheader("Worker detail")
+    st.text(f"{worker.get('id')} on {worker.get('hostname') or 'unknown host'}")
+    cols = st.columns(5)
+    cols[0].metric("Status", status_mark(worker.get("status")))
+    cols[1].metric("Health", health_mark(worker.get("health")))
+    cols[2].metric("CPU", percent(worker.get("cpu")))
+    cols[3].metric("Memory", f"{number(worker.get('memory'))} / {number(worker.get('memory_total'))} GB")
+    cols[4].metric("Success rate", percent(worker.get("success_rate")))
+    series = detail.get("series") or []
+    if series:
+        st.altair_chart(charts.worker_series_chart(series), width="stretch")
+    else:
+        st.caption("No heartbeat samples in the last hour.")
+    left, right = st.columns(2)
+    left.markdown("**Running tasks**")
+    task_table(left, detail.get("running") or [], "No task is running on this worker.")
+    right.markdown("**Recent tasks**")
+    task_table(right, detail.get("recent") or [], "This worker has not finished a task yet.")
+    hardware_and_capabilities(worker)
+
+
+def hardware_and_capabilities(worker: dict) -> None:
+    """Hardware badges, GPUs and the capabilities object the worker registered with."""
+    st.markdown("**Hardware**")
+    badges = [hardware_label(h) for h in worker.get("hardware") or []]
+    st.pills("Hardware", badges, key="worker_hw_badges", disabled=True, label_visibility="collapsed")
+    gpus = worker.get("gpus") or []
+    if gpus:
+        st.dataframe(pd.DataFrame(gpus), hide_index=True)
+    st.markdown("**Capabilities**")
+    st.json(worker.get("capabilities") or {}, expanded=False)
+
+
+def fetch_workers(target: data.Backend, token: str, params: dict):
+    """The requested page of workers, back to page 1 when new filters leave it empty."""
+    page_number = st.session_state.get("workers_page", 1)
+    result = data.load(data.fetch_page, target, token, "/api/monitoring/workers",
+                       {**params, "offset": (page_number - 1) * params["limit"]})
+    if page_number > 1 and not result.rows:
+        st.session_state["workers_page"] = page_number = 1
+        result = data.load(data.fetch_page, target, token, "/api/monitoring/workers", {**params, "offset": 0})
+    return result, page_number
+
+
+target, viewer = session.backend(), session.viewer()
+st.title("Workers")
+fleet_types = [row["type"] for row in data.load(data.section, target, viewer.token, "hardware") or []]
+params = filters(sorted(set(fleet_types) | set(HARDWARE_LABELS)))
+result, page_number = fetch_workers(target, viewer.token, params)
+if result.total == 0:
+    filtered = any(params[k] not in ("", "all") for k in ("search", "status", "health", "hardware"))
+    st.info("No worker matches these filters." if filtered else
+            "No workers have reported yet — start an agent on a worker host (see the README).")
+    st.stop()
+
+pages = max(1, -(-result.total // params["limit"]))
+st.caption(f"{result.total:,} workers · showing {len(result.rows)} on page {page_number} of {pages}")
+st.dataframe(worker_frame(result.rows), hide_index=True, column_config=COLUMNS, key="workers_table")
+if pages > 1:
+    st.number_input(f"Page (of {pages})", min_value=1, max_value=pages, key="workers_page")
+chosen = st.selectbox("Open worker", [None, *[row["id"] for row in result.rows]], key="workers_open",
+                      format_func=lambda w: "choose a worker…" if w is None else w)
+if chosen:
+    worker_detail(target, viewer.token, chosen)

@@ -1,0 +1,122 @@
+"""Where pages get data: the shared live snapshot first, else REST cached per refresh interval."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import streamlit as st
+
+from ui.api import ApiClient, ApiError, Page
+from ui.live import LiveSubscriber
+
+_CACHE_SECONDS_WHEN_OFF = 60
+
+
+@dataclass(frozen=True)
+class Backend:
+    """The API base URL with its process-wide client and live subscriber."""
+
+    base_url: str
+    client: ApiClient
+    live: LiveSubscriber
+
+
+def api_base_url(api_url: str, port: int, address: str | None) -> str:
+    """DTMON_API_URL when set; otherwise this Streamlit server itself, which mounts the API."""
+    if api_url:
+        return api_url.rstrip("/")
+    host = address if address and address not in ("0.0.0.0", "::", "") else "127.0.0.1"
+    return f"http://{host}:{port}"
+
+
+def ws_url(base_url: str) -> str:
+    """The monitoring socket URL on the same host as the REST API."""
+    return base_url.replace("https://", "wss://", 1).replace("http://", "ws://", 1) + "/api/ws/monitoring"
+
+
+@st.cache_resource(show_spinner=False)
+def connect(base_url: str) -> Backend:
+    """One client and one live subscription per backend for the whole Streamlit process."""
+    return Backend(base_url, ApiClient(base_url), LiveSubscriber(ws_url(base_url)))
+
+
+def refresh_seconds() -> int:
+    """The viewer's refresh interval; caches expire on this beat, 'off' falls back to a minute."""
+    chosen = st.session_state.get("dtmon_refresh", 5)
+    return int(chosen) if chosen else _CACHE_SECONDS_WHEN_OFF
+
+
+def _bucket(seconds: int) -> int:
+    """Time slot shared by all sessions with the same interval, so tabs share cached answers."""
+    return int(time.time() // max(1, seconds))
+
+
+@st.cache_data(ttl=120, max_entries=2000, show_spinner=False)
+def _cached_get(base_url: str, path: str, params: tuple, bucket: int, _token: str) -> Any:
+    """Shared GET: the key leaves out the token so viewers never multiply backend requests."""
+    return connect(base_url).client.get(path, _token, dict(params))
+
+
+@st.cache_data(ttl=120, max_entries=2000, show_spinner=False)
+def _cached_page(base_url: str, path: str, params: tuple, bucket: int, _token: str) -> Page:
+    """Shared paginated GET (rows plus X-Total-Count)."""
+    return connect(base_url).client.get_page(path, _token, dict(params))
+
+
+def fetch(backend: Backend, token: str, path: str, params: dict[str, Any] | None = None) -> Any:
+    """GET through the shared cache; raises ApiError for the page to show."""
+    key = tuple(sorted((params or {}).items()))
+    return _cached_get(backend.base_url, path, key, _bucket(refresh_seconds()), token)
+
+
+def fetch_page(backend: Backend, token: str, path: str, params: dict[str, Any] | None = None) -> Page:
+    """Paginated GET through the shared cache."""
+    key = tuple(sorted((params or {}).items()))
+    return _cached_page(backend.base_url, path, key, _bucket(refresh_seconds()), token)
+
+
+def section(backend: Backend, token: str, name: str, params: dict[str, Any] | None = None) -> Any:
+    """A snapshot section when live, else the matching REST route (polling)."""
+    live_value = backend.live.section(name)
+    if live_value is not None and not params:
+        return live_value
+    return fetch(backend, token, f"/api/monitoring/{name}", params)
+
+
+def load(loader, *args: Any, **kwargs: Any) -> Any:
+    """Run a fetch; on failure show the backend's message (never a traceback) and stop the page."""
+    try:
+        return loader(*args, **kwargs)
+    except ApiError as exc:
+        st.error(f"The backend could not answer: {exc.message}")
+        st.stop()
+
+
+@st.cache_data(ttl=120, max_entries=1000, show_spinner=False)
+def _cached_me(base_url: str, token: str, bucket: int) -> dict[str, Any]:
+    """Who a token belongs to, checked at most every 15 s per token."""
+    return connect(base_url).client.me(token)
+
+
+def whoami(backend: Backend, token: str) -> dict[str, Any]:
+    """The viewer's identity; raises ApiError(401) once the token is revoked or expired."""
+    return _cached_me(backend.base_url, token, _bucket(15))
+
+
+@st.cache_data(ttl=120, max_entries=50, show_spinner=False)
+def _cached_health(base_url: str, bucket: int) -> dict[str, Any]:
+    """Unauthenticated health probe, shared by every session."""
+    return connect(base_url).client.health()
+
+
+def backend_status(backend: Backend) -> tuple[bool, str]:
+    """(ok, text) for the sidebar; no request while the live socket proves the backend is up."""
+    if backend.live.is_live():
+        return True, "Backend connected"
+    try:
+        health = _cached_health(backend.base_url, _bucket(refresh_seconds()))
+    except ApiError as exc:
+        return False, exc.message
+    return True, f"Backend OK (version {health.get('version', '?')})"

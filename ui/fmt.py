@@ -1,0 +1,111 @@
+"""Formatting shared by every page, so numbers and labels read the same everywhere."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+from typing import Any
+
+HARDWARE_LABELS = {
+    "cpu": "CPU", "cuda": "CUDA", "rocm": "ROCm", "mps": "MPS", "openvino": "OpenVINO",
+    "qnn": "QNN", "webgpu": "WebGPU", "webnn": "WebNN",
+}
+HEALTH_COLOURS = {
+    "healthy": "#2e9e5b", "warning": "#e0a030", "critical": "#d64545", "unknown": "#8a8f98",
+}
+HEALTH_MARKS = {"healthy": "🟢", "warning": "🟠", "critical": "🔴", "unknown": "⚪"}
+STATUS_MARKS = {
+    "active": "🟢", "busy": "🔵", "offline": "⚫", "pending": "⏳", "running": "▶️",
+    "completed": "✅", "failed": "❌", "timed_out": "⌛", "canceled": "🚫",
+}
+QUALITY_COLOURS = {"good": "#2e9e5b", "fair": "#e0a030", "poor": "#d64545", "unknown": "#8a8f98"}
+_MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
+
+
+def hardware_label(name: str) -> str:
+    """Show known hardware with its product spelling and keep unknown names readable."""
+    return HARDWARE_LABELS.get(name.lower(), name)
+
+
+def health_colour(health: str | None) -> str:
+    """Colour one health word the same way on charts, map and metrics."""
+    return HEALTH_COLOURS.get(health or "unknown", HEALTH_COLOURS["unknown"])
+
+
+def health_mark(health: str | None) -> str:
+    """Prefix a health word with its coloured dot so tables scan at a glance."""
+    word = health or "unknown"
+    return f"{HEALTH_MARKS.get(word, HEALTH_MARKS['unknown'])} {word}"
+
+
+def status_mark(status: str | None) -> str:
+    """Prefix a status word with its symbol; unknown words stay as plain text."""
+    word = status or "unknown"
+    mark = STATUS_MARKS.get(word)
+    return f"{mark} {word}" if mark else word
+
+
+def priority_mark(priority: int | None) -> str:
+    """Turn an integer priority into a visual urgency indicator (higher is more urgent)."""
+    value = int(priority or 0)
+    if value >= 8:
+        return f"🔴 {value} urgent"
+    if value >= 4:
+        return f"🟠 {value} high"
+    if value > 0:
+        return f"🟡 {value}"
+    return f"⚪ {value}"
+
+
+def percent(value: float | None) -> str:
+    """Show a percent with one decimal, or a dash when nothing was measured yet."""
+    return "—" if value is None else f"{value:.1f} %"
+
+
+def number(value: float | int | None, digits: int = 1) -> str:
+    """Show a number compactly, or a dash when absent."""
+    if value is None:
+        return "—"
+    if isinstance(value, int) or float(value).is_integer():
+        return f"{int(value):,}"
+    return f"{value:,.{digits}f}"
+
+
+def trend_delta(trend: dict[str, Any] | None, unit: str = "") -> tuple[str | None, str]:
+    """Map an API trend to st.metric's (delta, delta_color) so good news is green."""
+    if not trend or trend.get("value") is None:
+        return None, "off"
+    value = trend["value"]
+    text = f"{value:+g}{unit}"
+    direction, status = trend.get("direction"), trend.get("status")
+    if status == "neutral" or direction == "flat":
+        return text, "off"
+    good_when_up = (direction == "up") == (status == "good")
+    return text, "normal" if good_when_up else "inverse"
+
+
+def escape_markdown(text: Any) -> str:
+    """Make worker-supplied text inert inside st.markdown (no links, no HTML, no emphasis)."""
+    return _MARKDOWN_SPECIALS.sub(r"\\\1", str(text))
+
+
+def parse_time(value: str | None) -> datetime | None:
+    """Read the API's ISO 8601 UTC timestamps; None stays None."""
+    if not value:
+        return None
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def ago(value: str | datetime | None, now: datetime | None = None) -> str:
+    """Say how long ago something happened, the way an operator reads it."""
+    moment = parse_time(value) if isinstance(value, str) else value
+    if moment is None:
+        return "never"
+    seconds = max(0.0, ((now or datetime.now(timezone.utc)) - moment).total_seconds())
+    if seconds < 60:
+        return f"{seconds:.0f} s ago"
+    if seconds < 3600:
+        return f"{seconds / 60:.0f} min ago"
+    if seconds < 86400:
+        return f"{seconds / 3600:.1f} h ago"
+    return f"{seconds / 86400:.1f} d ago"

@@ -1,0 +1,161 @@
+"""Login, the signed-in viewer, the sidebar and the alerts banner shared by every page."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+import streamlit as st
+from streamlit_autorefresh import st_autorefresh
+
+from ui import data
+from ui.api import ApiError
+from ui.fmt import ago, escape_markdown
+
+REFRESH_CHOICES = (0, 2, 5, 10, 30, 60)
+_AUTH_KEY = "dtmon_auth"
+_BACKEND_KEY = "dtmon_backend_url"
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """The signed-in person: their name, role and bearer token."""
+
+    name: str
+    role: str
+    token: str
+
+    @property
+    def is_admin(self) -> bool:
+        """Admin-only controls are drawn only when this is true."""
+        return self.role == "admin"
+
+
+def use_backend(base_url: str) -> data.Backend:
+    """Called by the router once per run; pages then reach the backend through backend()."""
+    st.session_state[_BACKEND_KEY] = base_url
+    return data.connect(base_url)
+
+
+def backend() -> data.Backend:
+    """The backend chosen by the router for this session."""
+    return data.connect(st.session_state[_BACKEND_KEY])
+
+
+def is_signed_in() -> bool:
+    """Whether this browser session holds a token (validity is checked separately)."""
+    return _AUTH_KEY in st.session_state
+
+
+def viewer() -> Viewer:
+    """The signed-in viewer; the router guarantees one exists before a page runs."""
+    auth = st.session_state[_AUTH_KEY]
+    return Viewer(auth["name"], auth["role"], auth["token"])
+
+
+def require_viewer(target: data.Backend) -> Viewer:
+    """Return the checked viewer, or draw the login form and stop the run."""
+    if is_signed_in():
+        current = viewer()
+        try:
+            data.whoami(target, current.token)
+            target.live.offer_token(current.token)
+            return current
+        except ApiError as exc:
+            if exc.status_code not in (401, 403):
+                st.error(f"The backend could not check your session: {exc.message}")
+                st.stop()
+            target.live.withdraw_token(current.token)
+            del st.session_state[_AUTH_KEY]
+            st.warning("Your session has ended. Please sign in again.")
+    login_form(target)
+    st.stop()
+
+
+def login_form(target: data.Backend) -> None:
+    """Username and password against /api/auth/login; the token stays in session state only."""
+    st.title("Cluster monitoring")
+    with st.form("login"):
+        username = st.text_input("Username")
+        password = st.text_input("Password", type="password")
+        submitted = st.form_submit_button("Sign in", type="primary")
+    if submitted:
+        sign_in(target, username, password)
+
+
+def sign_in(target: data.Backend, username: str, password: str) -> None:
+    """Exchange credentials for a token and rerun into the dashboard."""
+    try:
+        answer = target.client.login(username, password)
+    except ApiError as exc:
+        message = "Wrong username or password." if exc.status_code == 401 else exc.message
+        st.error(message)
+        return
+    st.session_state[_AUTH_KEY] = {"name": username, "role": answer.get("role", "user"),
+                                   "token": answer["token"]}
+    if answer.get("role") in ("user", "admin"):
+        target.live.offer_token(answer["token"])
+    st.rerun()
+
+
+def sign_out(target: data.Backend, current: Viewer) -> None:
+    """Revoke the token on the server and forget it here and in the live subscriber."""
+    target.live.withdraw_token(current.token)
+    try:
+        target.client.logout(current.token)
+    except ApiError:
+        pass  # the token is forgotten locally either way; an expired one cannot be revoked twice
+    st.session_state.pop(_AUTH_KEY, None)
+
+
+def sidebar(target: data.Backend, current: Viewer) -> None:
+    """Refresh interval, live indicator, backend status, last update, who is signed in."""
+    with st.sidebar:
+        refresh = st.selectbox("Refresh interval", REFRESH_CHOICES, index=2, key="dtmon_refresh",
+                               format_func=lambda s: "Off" if s == 0 else f"{s} s")
+        if refresh and autorefresh_enabled():
+            st_autorefresh(interval=refresh * 1000, key="dtmon_autorefresh")
+        st.markdown(live_indicator(target, refresh))
+        ok, status = data.backend_status(target)
+        (st.caption if ok else st.error)(status)
+        st.caption(f"Last update: {last_update(target)}")
+        st.caption(f"Signed in as {escape_markdown(current.name)} ({current.role})")
+        if st.button("Sign out", key="dtmon_sign_out"):
+            sign_out(target, current)
+            st.rerun()
+
+
+def autorefresh_enabled() -> bool:
+    """`?autorefresh=off` disables the timer (browser tests); remembered for the session."""
+    if st.query_params.get("autorefresh") == "off":
+        st.session_state["dtmon_autorefresh_off"] = True
+    return not st.session_state.get("dtmon_autorefresh_off", False)
+
+
+def live_indicator(target: data.Backend, refresh: int) -> str:
+    """'Live (WebSocket)' while the shared socket delivers, else how often we poll."""
+    if target.live.is_live():
+        return "⚡ **Live (WebSocket)**"
+    if refresh:
+        return f"🔄 **Polling every {refresh} s**"
+    return "⏸️ **Polling off** (refresh manually)"
+
+
+def last_update(target: data.Backend) -> str:
+    """When the shown data was produced: the snapshot time when live, else now (just fetched)."""
+    if target.live.is_live() and target.live.last_message_at:
+        return ago(target.live.last_message_at)
+    return datetime.now(timezone.utc).strftime("%H:%M:%S UTC")
+
+
+def alerts_banner(target: data.Backend) -> None:
+    """Firing alerts from the snapshot, on every page, as long as any exist."""
+    alerts = [a for a in target.live.section("alerts") or [] if a.get("state", "firing") == "firing"]
+    if not alerts:
+        return
+    lines = [f"**{len(alerts)} alert(s) firing**"] + [
+        f"- {escape_markdown(a.get('severity', ''))} · {escape_markdown(a.get('rule_name', ''))}: "
+        f"{escape_markdown(a.get('message', ''))} (since {ago(a.get('started_at'))})"
+        for a in alerts[:5]
+    ]
+    st.error("\n".join(lines), icon="🚨")
