@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import random
 import threading
@@ -19,6 +20,25 @@ def normalise_base_url(url: str) -> str:
     """Accepts both the server root and its /api prefix, as users paste either."""
     base = url.rstrip("/")
     return base[: -len("/api")] if base.endswith("/api") else base
+
+
+MAX_NAME = 256
+MAX_ERROR = 16_000
+
+
+def clip_name(value: str) -> str:
+    """Keeps ids within the API's 256 characters while staying unique (long pytest ids exist)."""
+    if len(value) <= MAX_NAME:
+        return value
+    digest = hashlib.sha1(value.encode()).hexdigest()[:16]
+    return f"{value[: MAX_NAME - 20]}...{digest}"
+
+
+def clip_error(text: str | None) -> str | None:
+    """Keeps the end of long failure output, where the assertion usually is."""
+    if text is None or len(text) <= MAX_ERROR:
+        return text
+    return "...\n" + text[-(MAX_ERROR - 4):]
 
 
 def _event(kind: str, ts: float | None, **fields: Any) -> Event:
@@ -66,36 +86,38 @@ class MonitoringClient:
     # -- one method per event kind (fields as in docs/API.md) ------------------------
     def worker_register(self, worker_id: str, hostname: str | None = None, hardware: list[str] | None = None,
                         capabilities: dict[str, Any] | None = None, ts: float | None = None) -> None:
-        self.emit(_event("worker_register", ts, worker_id=worker_id, hostname=hostname,
+        self.emit(_event("worker_register", ts, worker_id=clip_name(worker_id), hostname=hostname,
                          hardware=hardware, capabilities=capabilities))
 
     def worker_heartbeat(self, worker_id: str, cpu_percent: float | None = None,
                          memory_used_gb: float | None = None, memory_total_gb: float | None = None,
                          gpus: list[dict[str, Any]] | None = None, rtt_ms: float | None = None,
                          running_tasks: int | None = None, ts: float | None = None) -> None:
-        self.emit(_event("worker_heartbeat", ts, worker_id=worker_id, cpu_percent=cpu_percent,
+        self.emit(_event("worker_heartbeat", ts, worker_id=clip_name(worker_id), cpu_percent=cpu_percent,
                          memory_used_gb=memory_used_gb, memory_total_gb=memory_total_gb, gpus=gpus,
                          rtt_ms=rtt_ms, running_tasks=running_tasks))
 
     def worker_offline(self, worker_id: str, ts: float | None = None) -> None:
-        self.emit(_event("worker_offline", ts, worker_id=worker_id))
+        self.emit(_event("worker_offline", ts, worker_id=clip_name(worker_id)))
 
     def task_submitted(self, task_id: str, type: str = "test", priority: int = 0,
                        requirements: list[str] | None = None, ts: float | None = None) -> None:
-        self.emit(_event("task_submitted", ts, task_id=task_id, type=type, priority=priority,
+        self.emit(_event("task_submitted", ts, task_id=clip_name(task_id), type=type, priority=priority,
                          requirements=requirements))
 
     def task_started(self, task_id: str, worker_id: str, ts: float | None = None) -> None:
-        self.emit(_event("task_started", ts, task_id=task_id, worker_id=worker_id))
+        self.emit(_event("task_started", ts, task_id=clip_name(task_id), worker_id=clip_name(worker_id)))
 
     def task_finished(self, task_id: str, status: str, worker_id: str | None = None, error: str | None = None,
                       duration_s: float | None = None, ts: float | None = None) -> None:
-        self.emit(_event("task_finished", ts, task_id=task_id, status=status, worker_id=worker_id,
-                         error=error, duration_s=duration_s))
+        self.emit(_event("task_finished", ts, task_id=clip_name(task_id), status=status,
+                         worker_id=worker_id and clip_name(worker_id), error=clip_error(error),
+                         duration_s=duration_s))
 
     def link(self, source: str, target: str, rtt_ms: float | None = None,
              bandwidth_bps: float | None = None, ts: float | None = None) -> None:
-        self.emit(_event("link", ts, source=source, target=target, rtt_ms=rtt_ms, bandwidth_bps=bandwidth_bps))
+        self.emit(_event("link", ts, source=clip_name(source), target=clip_name(target), rtt_ms=rtt_ms,
+                         bandwidth_bps=bandwidth_bps))
 
     def emit(self, event: Event) -> None:
         """Queues any ready-made event; starts the sender lazily so constructing a client is free."""

@@ -1,0 +1,175 @@
+"""Dask SchedulerPlugin that forwards workers, their metrics and task life cycles to the backend.
+
+Hooks run on the scheduler's event loop, so each one only queues a small dict into the
+MonitoringClient's bounded buffer; HTTP happens on the client's own thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from distributed.diagnostics.plugin import SchedulerPlugin
+from tornado.ioloop import PeriodicCallback
+
+from backend.sources import dask_names as names
+from backend.sources.client import MonitoringClient
+
+TRACK_MODES = ("all", "annotated")
+
+
+class DtmonSchedulerPlugin(SchedulerPlugin):
+    """Register with `client.register_plugin(DtmonSchedulerPlugin(url, token))` or the scheduler preload."""
+
+    name = "dtmon"
+
+    def __init__(self, url: str, token: str, *, interval_s: float = 5.0, track: str = "all",
+                 default_type: str = "dask", coordinator_id: str = "coordinator",
+                 buffer_size: int = 100_000) -> None:
+        if track not in TRACK_MODES:
+            raise ValueError(f"track must be one of {TRACK_MODES}")
+        self.url, self.token, self.interval_s = url, token, interval_s
+        self.track, self.default_type, self.coordinator_id = track, default_type, coordinator_id
+        self.buffer_size = buffer_size
+        self.client: MonitoringClient | None = None
+        self._open: set[Any] = set()
+        self._announced: dict[str, tuple[str, tuple[str, ...]]] = {}
+        self._reported_drops = 0
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Only configuration travels to the scheduler; threads and state are built in start()."""
+        state = dict(self.__dict__)
+        state.update(client=None, _open=set(), _announced={}, _reported_drops=0)
+        state.pop("scheduler", None)
+        state.pop("_callback", None)
+        return state
+
+    async def start(self, scheduler: Any) -> None:
+        self.scheduler = scheduler
+        self.client = MonitoringClient(self.url, self.token, buffer_size=self.buffer_size)
+        self.client.start()
+        for address in list(scheduler.workers):
+            self._announce(address)
+        self._callback = PeriodicCallback(self._beat, self.interval_s * 1000)
+        self._callback.start()
+
+    async def close(self) -> None:
+        """Marks every worker offline and delivers the queue without stalling the loop."""
+        if self.client is None:
+            return
+        self._callback.stop()
+        for wid, _ in list(self._announced.values()):
+            self.client.worker_offline(wid)
+        self._announced.clear()
+        await asyncio.to_thread(self.client.close, 10.0)
+
+    # -- workers ---------------------------------------------------------------
+    def add_worker(self, scheduler: Any, worker: str) -> None:
+        self._announce(worker)
+
+    def remove_worker(self, scheduler: Any, worker: str, *, stimulus_id: str, **kwargs: Any) -> None:
+        announced = self._announced.pop(worker, None)
+        if announced is not None and self.client is not None:
+            self.client.worker_offline(announced[0])
+
+    def _announce(self, address: str) -> None:
+        """Sends worker_register, and again whenever its hardware labels change."""
+        ws = self.scheduler.workers.get(address)
+        if ws is None or self.client is None:
+            return
+        extra = ws.extra or {}
+        wid = names.worker_id(address, ws.name)
+        hardware = names.hardware_of(extra, ws.metrics or {}, ws.resources or {})
+        self._announced[address] = (wid, tuple(hardware))
+        info = extra.get("dtmon", {})
+        self.client.worker_register(wid, hostname=info.get("hostname") or ws.host, hardware=hardware,
+                                    capabilities=self._capabilities(ws, info))
+
+    def _capabilities(self, ws: Any, info: dict) -> dict[str, Any]:
+        return {"dask": {"address": ws.address, "nthreads": ws.nthreads, "memory_limit": ws.memory_limit,
+                         "resources": dict(ws.resources or {}), "name": str(ws.name)},
+                "hardware": info.get("capabilities", {}), "dropped_events": self.client.dropped}
+
+    def _beat(self) -> None:
+        """One heartbeat and one coordinator link per worker, from the metrics Dask already holds."""
+        now = time.time()
+        for address, ws in list(self.scheduler.workers.items()):
+            announced = self._announced.get(address)
+            hardware = names.hardware_of(ws.extra or {}, ws.metrics or {}, ws.resources or {})
+            if announced is None or announced[1] != tuple(hardware) or self._drops_changed():
+                self._announce(address)
+            wid = self._announced[address][0]
+            fields = names.heartbeat_fields(ws.metrics or {}, ws.memory_limit, ws.nthreads, len(ws.processing))
+            self.client.worker_heartbeat(wid, ts=now, **fields)
+            self.client.link(self.coordinator_id, wid, rtt_ms=fields["rtt_ms"],
+                             bandwidth_bps=names.bandwidth_bps(ws.metrics or {}), ts=now)
+        self._reported_drops = self.client.dropped
+
+    def _drops_changed(self) -> bool:
+        return self.client.dropped != self._reported_drops
+
+    # -- tasks -------------------------------------------------------------------
+    def update_graph(self, scheduler: Any, *, keys: Any, tasks: list, annotations: dict,
+                     stimulus_id: str, **kwargs: Any) -> None:
+        """task_submitted per new key, with type, priority and required hardware from annotations."""
+        types = annotations.get("type", {})
+        priorities = annotations.get("priority", {})
+        resources = annotations.get("resources", {})
+        for key in tasks:
+            if self._already_known(key) or (self.track == "annotated" and key not in types):
+                continue
+            self._open.add(key)
+            self.client.task_submitted(names.task_id(key), type=str(types.get(key, self.default_type)),
+                                       priority=_int(priorities.get(key, 0)),
+                                       requirements=names.requirements(resources.get(key)))
+
+    def _already_known(self, key: Any) -> bool:
+        """A resubmitted key that is open or already computed is not a new task."""
+        if key in self._open:
+            return True
+        ts = self.scheduler.tasks.get(key)
+        return ts is not None and ts.state == "memory"
+
+    def transition(self, key: Any, start: str, finish: str, *args: Any, stimulus_id: str, **kwargs: Any) -> None:
+        if key not in self._open:
+            return
+        if finish == "processing":
+            self._started(key)
+        elif finish == "memory":
+            self._finished(key, "completed", kwargs.get("worker"), None, kwargs.get("startstops"))
+        elif finish == "erred":
+            self._erred(key, kwargs)
+        elif finish == "forgotten":
+            self._finished(key, "canceled", None, "released before it finished", None)
+
+    def _started(self, key: Any) -> None:
+        ts = self.scheduler.tasks.get(key)
+        if ts is not None and ts.processing_on is not None:
+            ws = ts.processing_on
+            self.client.task_started(names.task_id(key), names.worker_id(ws.address, ws.name))
+
+    def _erred(self, key: Any, kwargs: dict) -> None:
+        text = kwargs.get("exception_text")
+        cause = kwargs.get("cause")
+        if text is None and cause is not None:
+            text = f"dependency {names.task_id(cause)} failed"
+        status = names.failure_status(text)
+        if kwargs.get("traceback_text"):
+            text = f"{text}\n\nTraceback (most recent call last):\n{kwargs['traceback_text']}"
+        self._finished(key, status, kwargs.get("worker"), text, kwargs.get("startstops"))
+
+    def _finished(self, key: Any, status: str, address: str | None, error: str | None, startstops: Any) -> None:
+        self._open.discard(key)
+        ws = self.scheduler.workers.get(address) if address else None
+        wid = names.worker_id(address, ws.name if ws is not None else None) if address else None
+        self.client.task_finished(names.task_id(key), status, worker_id=wid, error=error,
+                                  duration_s=names.compute_seconds(startstops))
+
+
+def _int(value: Any) -> int:
+    """Dask allows float priorities; the API stores integers."""
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return 0
