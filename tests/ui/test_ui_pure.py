@@ -1,0 +1,94 @@
+"""Pure dashboard helpers: formatting, chart data, network map HTML (offline and hostile-name safe)."""
+
+import re
+
+from ui import charts
+from ui.fmt import escape_markdown, hardware_label, priority_mark, trend_delta
+from ui.live import merge_update
+from ui.netmap import build_network_map, group_key, strip_remote_resources
+
+HOSTILE = "<img src=x onerror=alert(1)>"
+
+
+def test_trend_delta_colours_follow_fleet_status_not_arrow_direction():
+    assert trend_delta({"direction": "up", "value": 2, "status": "good"}) == ("+2", "normal")
+    assert trend_delta({"direction": "down", "value": -2.5, "status": "bad"}) == ("-2.5", "normal")
+    assert trend_delta({"direction": "up", "value": 3, "status": "bad"}) == ("+3", "inverse")
+    assert trend_delta({"direction": "down", "value": -1, "status": "good"}) == ("-1", "inverse")
+    assert trend_delta({"direction": "flat", "value": 0, "status": "neutral"}) == ("+0", "off")
+    assert trend_delta(None) == (None, "off")
+
+
+def test_labels_and_priority():
+    assert hardware_label("cuda") == "CUDA" and hardware_label("OpenVINO") == "OpenVINO"
+    assert hardware_label("tpu") == "tpu"
+    assert priority_mark(9).startswith("🔴") and priority_mark(0).startswith("⚪")
+
+
+def test_escape_markdown_neutralises_html_and_links():
+    escaped = escape_markdown(HOSTILE + " [x](javascript:alert(1))")
+    assert not re.search(r"(?<!\\)[<\[\]()]", escaped)  # every markup character is backslash-escaped
+
+
+def test_resource_chart_holds_average_and_maximum_series():
+    points = [{"ts": "2026-11-29T08:00:00Z", "cpu_avg": 30.0, "cpu_max": 80.0, "memory_avg": 40.0,
+               "memory_max": 70.0}, {"ts": "2026-11-29T08:01:00Z", "cpu_avg": 35.0, "cpu_max": None}]
+    frame = charts.resource_chart(points, "cpu", "CPU").data
+    assert sorted(frame["series"].unique()) == ["Average", "Maximum"]
+    assert frame["value"].tolist() == [30.0, 80.0, 35.0]  # the missing maximum is dropped, not zeroed
+
+
+def test_tasks_by_status_keeps_fixed_order_and_new_statuses():
+    frame = charts.tasks_by_status_frame({"completed": 35, "failed": 2, "paused": 1})
+    assert frame["status"].tolist()[:4] == ["pending", "running", "completed", "failed"]
+    assert dict(zip(frame["status"], frame["tasks"]))["paused"] == 1
+
+
+def test_hardware_chart_groups_available_and_total():
+    frame = charts.hardware_chart([{"type": "cuda", "label": "CUDA", "available": 3, "total": 4}]).data
+    assert frame.to_dict("records") == [{"hardware": "CUDA", "measure": "available", "count": 3},
+                                        {"hardware": "CUDA", "measure": "total", "count": 4}]
+
+
+def _network(workers: int, name: str = "w") -> dict:
+    nodes = [{"id": "coordinator", "label": "coordinator", "kind": "coordinator", "health": "healthy"}]
+    links = []
+    for i in range(workers):
+        hardware = ["cpu", "cuda"] if i % 2 else ["cpu"]
+        nodes.append({"id": f"{name}{i}", "label": f"{name}{i}", "kind": "worker", "status": "active",
+                      "health": "critical" if i == 3 else "healthy", "hardware": hardware})
+        links.append({"source": "coordinator", "target": f"{name}{i}", "quality": 0.9, "quality_label": "good"})
+    return {"nodes": nodes, "links": links}
+
+
+def test_network_map_is_offline_and_escapes_hostile_names():
+    network = _network(2)
+    network["nodes"][1]["label"] = HOSTILE + "</script><script>alert(2)</script> href"
+    result = build_network_map(network)
+    assert result.note is None and result.node_count == 3
+    assert not re.search(r"<(script|link)\b[^>]*(src|href)=\"https?://", result.html)
+    assert "bootstrap" not in result.html.lower()
+    assert HOSTILE not in result.html and "</script><script>alert(2)" not in result.html
+    assert "\\u003cimg src=x onerror=alert(1)\\u003e" in result.html
+    assert "popup.innerHTML" not in result.html  # pyvis' HTML tooltip mode stays off even with "href"
+
+
+def test_network_map_groups_large_fleets_and_says_so():
+    result = build_network_map(_network(300), node_limit=100, group_by="hardware")
+    assert result.grouped_by == "hardware" and result.node_count == 3  # coordinator + CPU only + CUDA
+    assert "300 workers exceed the map limit of 100" in result.note
+    assert "CUDA (150 workers)" in result.html and "CPU only (150 workers)" in result.html
+    assert group_key({"status": "busy"}, "status") == "busy"
+
+
+def test_strip_remote_resources_removes_cdn_tags_only():
+    html = ('<link href="https://cdn.example/x.css" rel="stylesheet" /><script>var a=1;</script>'
+            '<script src="https://cdn.example/x.js" crossorigin="anonymous"></script>')
+    assert strip_remote_resources(html) == "<script>var a=1;</script>"
+
+
+def test_merge_update_full_replaces_partial_merges():
+    snapshot = merge_update({}, {"full": True, "generated_at": "t1", "cluster": {"a": 1}, "workers": [1]})
+    snapshot = merge_update(snapshot, {"full": False, "generated_at": "t2", "workers": [2]})
+    assert snapshot == {"cluster": {"a": 1}, "workers": [2], "generated_at": "t2"}
+    assert merge_update(snapshot, {"full": True, "hardware": []}) == {"hardware": [], "generated_at": None}
