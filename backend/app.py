@@ -1,0 +1,97 @@
+"""The Litestar app: every route listed here, storage and loops tied to its lifespan."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator
+
+from litestar import Litestar
+from litestar.datastructures import State
+from litestar.middleware import DefineMiddleware
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin
+
+from backend import routes_auth, routes_ingest, routes_live
+from backend.auth import AuthService, TokenMiddleware
+from backend.background import Maintenance
+from backend.ingest import IngestService
+from backend.live import Hub
+from backend.routes_monitoring import MonitoringController
+from backend.settings import Settings
+from storage.store import Store
+
+log = logging.getLogger("dtmon")
+
+
+def route_handlers() -> list:
+    """All routes of the API, in one place."""
+    core = [
+        routes_live.health, routes_live.metrics, routes_live.monitoring_socket,
+        routes_auth.login, routes_auth.logout, routes_auth.me, routes_auth.AdminController,
+        routes_ingest.ingest, routes_ingest.ingest_socket,
+        MonitoringController,
+    ]
+    return core + _optional("backend.routes_history") + _optional("backend.routes_demo")
+
+
+def _optional(module: str) -> list:
+    """Feature modules that contribute ROUTE_HANDLERS (history/SQL/alerts, demo)."""
+    import importlib
+    try:
+        return list(importlib.import_module(module).ROUTE_HANDLERS)
+    except ModuleNotFoundError as exc:
+        if exc.name != module:
+            raise
+        return []
+
+
+def create_app(settings: Settings, store: Store | None = None) -> Litestar:
+    store = store or Store(settings.db, settings.duckdb_memory_limit, settings.duckdb_threads,
+                           settings.commit_interval_ms)
+    state = State({"settings": settings, "store": store})
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        await open_backend(app.state)
+        try:
+            yield
+        finally:
+            await close_backend(app.state)
+
+    return Litestar(
+        route_handlers=route_handlers(),
+        state=state,
+        lifespan=[lifespan],
+        middleware=[DefineMiddleware(TokenMiddleware)],
+        request_max_body_size=settings.max_body_bytes,
+        openapi_config=OpenAPIConfig(title="Test fleet monitoring API", version=routes_live.VERSION,
+                                     path="/api/schema", render_plugins=[JsonRenderPlugin()]),
+    )
+
+
+async def open_backend(state: State) -> None:
+    """Open storage, create the first admin, start the loops."""
+    settings, store = state.settings, state.store
+    if not store.is_open:
+        store.open()
+    state.auth = AuthService(store, settings)
+    state.ingest = IngestService(store, settings)
+    state.hub = Hub(store, settings)
+    generated = state.auth.bootstrap_admin()
+    if generated:
+        announce_admin_password(generated)
+    state.maintenance = Maintenance(store, settings, state.hub, state.ingest)
+    state.maintenance.start()
+
+
+async def close_backend(state: State) -> None:
+    await state.maintenance.close()
+    state.store.close()
+
+
+def announce_admin_password(password: str) -> None:
+    """Printed once, at the first start, because no default password exists."""
+    print(f"\n  First start: created user 'admin' with password: {password}\n"
+          "  It is shown only this once; change it with: python -m backend users passwd admin\n", file=sys.stderr, flush=True)

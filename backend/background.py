@@ -1,0 +1,80 @@
+"""Background loops: offline detection and the live tick, rollups and retention, alerts."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+
+from backend.ingest import IngestService
+from backend.live import Hub
+from backend.settings import Settings
+from storage import rollup
+from storage.health import refresh_stale_sql
+from storage.store import Cursor, Store
+
+log = logging.getLogger(__name__)
+
+
+def mark_stale(now: float, offline_after: float):
+    """Workers silent too long turn offline without anyone reporting it."""
+    def write(con: Cursor) -> None:
+        con.execute(refresh_stale_sql(), {"now_us": int(now * 1_000_000), "offline_after_s": offline_after})
+    return write
+
+
+class Maintenance:
+    """Owns the loops; started and stopped with the app."""
+
+    def __init__(self, store: Store, settings: Settings, hub: Hub, ingest: IngestService) -> None:
+        self.store, self.settings, self.hub, self.ingest = store, settings, hub, ingest
+        self.stop = asyncio.Event()
+        self._tasks: list[asyncio.Task] = []
+        self._rolled_until = time.time()
+
+    async def tick(self) -> None:
+        await self.store.write(mark_stale(time.time(), self.settings.offline_after))
+        await self.hub.refresh()
+
+    async def roll(self) -> None:
+        """Roll up what arrived since the last pass (late samples re-roll their old buckets)."""
+        now = time.time()
+        since = min(self._rolled_until, self.ingest.take_dirty_since() or now) - 60
+        await self.store.write(rollup.rollup(since, now))
+        self._rolled_until = now
+        s = self.settings
+        await self.store.write(rollup.prune(now, s.raw_retention, s.minute_retention, s.hour_retention,
+                                            s.task_retention))
+
+    def start(self) -> None:
+        self._tasks = [asyncio.create_task(self._every(self.settings.tick_interval, self.tick), name="tick"),
+                       asyncio.create_task(self._every(self.settings.rollup_interval, self.roll), name="rollup")]
+        alert_loop = _alert_loop()
+        if alert_loop is not None:
+            self._tasks.append(asyncio.create_task(alert_loop(self.store, self.settings, self.stop), name="alerts"))
+
+    async def close(self) -> None:
+        self.stop.set()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def _every(self, interval: float, step: Callable[[], Awaitable[None]]) -> None:
+        while not self.stop.is_set():
+            try:
+                await step()
+            except Exception:  # noqa: BLE001 - a failed pass must not end the loop
+                log.exception("background step %s failed", step.__name__)
+            try:
+                await asyncio.wait_for(self.stop.wait(), timeout=interval)
+            except asyncio.TimeoutError:
+                pass
+
+
+def _alert_loop():
+    try:
+        from backend.alerts import run_alert_loop
+    except ImportError:
+        return None
+    return run_alert_loop

@@ -1,0 +1,110 @@
+"""One snapshot per tick, shared by every subscriber; slow subscribers are dropped."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+import msgspec
+
+from backend import monitoring
+from backend.schemas import iso
+from backend.settings import Settings
+from storage import queries
+from storage.store import Cursor, Store
+
+log = logging.getLogger(__name__)
+SECTIONS = ("cluster", "workers", "tasks", "resources", "hardware", "network", "alerts")
+VOLATILE = {"cluster": ("generated_at",), "resources": ("start", "end")}
+
+
+def build_snapshot(settings: Settings, now: float | None = None):
+    """A reader returning every section of the live view."""
+    now = time.time() if now is None else now
+    rows = settings.snapshot_rows
+
+    def read(cur: Cursor) -> dict[str, Any]:
+        workers, _ = monitoring.worker_list(queries.Where.empty(), "id", "asc", rows, 0)(cur)
+        tasks, _ = monitoring.task_list(queries.Where.empty(), "submitted", "desc", rows, 0)(cur)
+        return {
+            "cluster": monitoring.cluster(settings, now)(cur),
+            "workers": workers,
+            "tasks": tasks,
+            "resources": monitoring.resources(now - 3600, now)(cur),
+            "hardware": monitoring.hardware(settings)(cur),
+            "network": monitoring.network(settings, now=now)(cur),
+            "alerts": _alerts(cur),
+        }
+
+    return read
+
+
+def _alerts(cur: Cursor) -> list[dict]:
+    try:
+        from storage import alerts
+    except ImportError:
+        return []
+    return alerts.active_alerts(cur)
+
+
+def _fingerprint(name: str, section: Any) -> bytes:
+    """Bytes that change only when the section's content does (timestamps of the tick ignored)."""
+    if isinstance(section, dict) and name in VOLATILE:
+        section = {k: v for k, v in section.items() if k not in VOLATILE[name]}
+    return msgspec.json.encode(section)
+
+
+class Subscriber:
+    def __init__(self, backlog: int) -> None:
+        self.queue: asyncio.Queue[bytes] = asyncio.Queue(maxsize=backlog)
+        self.dropped = False
+
+    def offer(self, message: bytes) -> None:
+        try:
+            self.queue.put_nowait(message)
+        except asyncio.QueueFull:
+            self.dropped = True
+
+
+class Hub:
+    """Holds the latest snapshot and fans changes out to subscribers."""
+
+    def __init__(self, store: Store, settings: Settings) -> None:
+        self.store = store
+        self.settings = settings
+        self.subscribers: set[Subscriber] = set()
+        self.latest: dict[str, Any] | None = None
+        self._prints: dict[str, bytes] = {}
+        self.ticks = 0
+
+    async def refresh(self) -> dict[str, list[str]]:
+        """Build one snapshot and send the changed sections; returns what changed."""
+        snapshot = await self.store.read(build_snapshot(self.settings))
+        prints = {name: _fingerprint(name, snapshot[name]) for name in SECTIONS}
+        changed = [name for name in SECTIONS if prints[name] != self._prints.get(name)]
+        self.latest, self._prints = snapshot, prints
+        self.ticks += 1
+        if changed and self.subscribers:
+            message = self.encode({name: snapshot[name] for name in changed}, full=False)
+            for subscriber in list(self.subscribers):
+                subscriber.offer(message)
+        return {"changed": changed}
+
+    def encode(self, sections: dict[str, Any], full: bool) -> bytes:
+        return msgspec.json.encode({"type": "monitoring_update", "full": full,
+                                    "generated_at": iso(time.time())} | sections)
+
+    async def full_message(self) -> bytes:
+        if self.latest is None:
+            await self.refresh()
+        return self.encode(self.latest, full=True)
+
+    def subscribe(self) -> Subscriber:
+        subscriber = Subscriber(self.settings.ws_backlog)
+        self.subscribers.add(subscriber)
+        return subscriber
+
+    def unsubscribe(self, subscriber: Subscriber) -> None:
+        self.subscribers.discard(subscriber)

@@ -1,0 +1,82 @@
+"""Write API: POST /api/ingest and the /api/ws/ingest socket, both acknowledged after commit."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import msgspec
+from litestar import Request, Response, WebSocket, post, websocket
+from litestar.exceptions import WebSocketDisconnect
+
+from backend.auth import Identity, allowed, requires
+from backend.ingest import BatchError, decode_batch
+from backend.schemas import IngestResult
+
+AUTH_TIMEOUT = 10.0
+
+
+def rejected(error: BatchError) -> Response[dict]:
+    return Response({"status_code": 422, "detail": error.detail, "extra": error.extra()}, status_code=422)
+
+
+@post("/api/ingest", guards=[requires("ingest")], status_code=200)
+async def ingest(request: Request) -> Response[Any]:
+    """Accept a batch of events; 200 means it is on disk."""
+    try:
+        batch = decode_batch(await request.body())
+        accepted = await request.app.state.ingest.ingest(batch)
+    except BatchError as error:
+        return rejected(error)
+    return Response(IngestResult(accepted=accepted))
+
+
+async def socket_identity(socket: WebSocket, role: str) -> Identity | None:
+    """The identity from ?token= / the header, or from a first {"type": "auth"} message."""
+    identity = socket.scope.get("user")
+    if identity is None:
+        try:
+            first = await asyncio.wait_for(socket.receive_json(), timeout=AUTH_TIMEOUT)
+        except (asyncio.TimeoutError, WebSocketDisconnect, ValueError):
+            first = {}
+        token = first.get("token") if isinstance(first, dict) and first.get("type") == "auth" else None
+        identity = await asyncio.to_thread(socket.app.state.auth.identify, token) if token else None
+    if identity is None:
+        await socket.close(code=4401, reason="authentication required")
+        return None
+    if not allowed(identity.role, role):
+        await socket.close(code=4403, reason=f"this socket needs the {role} role")
+        return None
+    return identity
+
+
+@websocket("/api/ws/ingest", guards=[requires("ingest")])
+async def ingest_socket(socket: WebSocket) -> None:
+    await socket.accept()
+    if await socket_identity(socket, "ingest") is None:
+        return
+    service = socket.app.state.ingest
+    try:
+        while True:
+            raw = await socket.receive_data(mode="text")
+            await socket.send_json(await _ack(service, raw.encode() if isinstance(raw, str) else raw))
+    except WebSocketDisconnect:
+        return
+
+
+async def _ack(service, raw: bytes) -> dict:
+    try:
+        batch = decode_batch(raw)
+        accepted = await service.ingest(batch)
+    except BatchError as error:
+        return {"type": "error", "id": _batch_id(raw), "detail": error.detail} | error.extra()
+    return {"type": "ack", "id": batch.id, "accepted": accepted}
+
+
+def _batch_id(raw: bytes) -> Any:
+    """The id of a rejected batch, when its JSON is readable at all."""
+    try:
+        body = msgspec.json.decode(raw)
+    except msgspec.DecodeError:
+        return None
+    return body.get("id") if isinstance(body, dict) else None

@@ -1,0 +1,125 @@
+"""Read API: /api/monitoring/* in the shapes of the original documentation, extended."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timezone
+from typing import Annotated, Any, Literal
+
+from litestar import Controller, Request, Response, get
+from litestar.exceptions import NotFoundException, ValidationException
+from litestar.params import Parameter
+
+from backend import monitoring
+from backend.auth import requires
+from storage import queries
+
+Limit = Annotated[int, Parameter(ge=1, le=1000)]
+Offset = Annotated[int, Parameter(ge=0)]
+Order = Literal["asc", "desc"]
+WorkerSort = Literal["id", "hostname", "status", "health", "cpu", "memory", "memory_percent",
+                     "tasks_completed", "success_rate", "last_seen", "rtt_ms"]
+TaskSort = Literal["submitted", "started", "finished", "priority", "duration", "id", "status", "type", "worker"]
+TaskStatus = Literal["all", "pending", "running", "completed", "failed", "timed_out", "canceled"]
+RangeName = Literal["1h", "6h", "24h", "7d", "30d"]
+WORKER_STATUSES = {"active", "busy", "offline", "online"}
+HEALTHS = {"healthy", "warning", "critical", "unknown"}
+
+
+def parse_time(value: str, field: str) -> float:
+    """Epoch seconds or ISO 8601; a bad value names its query parameter."""
+    try:
+        return float(value)
+    except ValueError:
+        pass
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValidationException(f"{field}: expected epoch seconds or ISO 8601, got {value!r}") from None
+    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)).timestamp()
+
+
+def time_range(range_: str | None, start: str | None, end: str | None) -> tuple[float, float]:
+    now = time.time()
+    until = parse_time(end, "end") if end else now
+    if start:
+        since = parse_time(start, "start")
+    else:
+        since = until - monitoring.RANGES[range_ or "1h"]
+    if since >= until:
+        raise ValidationException("start: must be before end")
+    return since, until
+
+
+def split(value: str | None, allowed: set[str] | None, field: str) -> list[str] | None:
+    if not value:
+        return None
+    items = [v.strip().lower() for v in value.split(",") if v.strip()]
+    bad = [v for v in items if allowed is not None and v not in allowed]
+    if bad:
+        raise ValidationException(f"{field}: unknown value(s) {bad}; expected some of {sorted(allowed)}")
+    if "online" in items:
+        items += ["active", "busy"]
+    return items
+
+
+def listed(rows: list[dict], total: int) -> Response[list[dict]]:
+    return Response(rows, headers={"X-Total-Count": str(total), "Access-Control-Expose-Headers": "X-Total-Count"})
+
+
+class MonitoringController(Controller):
+    path = "/api/monitoring"
+    guards = [requires("user")]
+
+    @get("/cluster")
+    async def cluster(self, request: Request) -> dict[str, Any]:
+        state = request.app.state
+        return await state.store.read(monitoring.cluster(state.settings))
+
+    @get("/workers")
+    async def workers(self, request: Request, search: str = "", status: str | None = None,
+                      health: str | None = None, hardware: str | None = None, sort: WorkerSort = "id",
+                      order: Order = "asc", limit: Limit = 50, offset: Offset = 0) -> Response[list[dict]]:
+        where = queries.worker_filter(search.strip(), split(status, WORKER_STATUSES, "status"),
+                                      split(health, HEALTHS, "health"), split(hardware, None, "hardware"))
+        rows, total = await request.app.state.store.read(monitoring.worker_list(where, sort, order, limit, offset))
+        return listed(rows, total)
+
+    @get("/workers/{worker_id:str}")
+    async def worker(self, request: Request, worker_id: str, range_: RangeName | None = Parameter(
+            query="range", default=None), start: str | None = None, end: str | None = None) -> dict[str, Any]:
+        since, until = time_range(range_, start, end)
+        found = await request.app.state.store.read(monitoring.worker_detail(worker_id, since, until))
+        if found is None:
+            raise NotFoundException(f"no worker {worker_id!r}")
+        return found
+
+    @get("/tasks")
+    async def tasks(self, request: Request, status: TaskStatus = "all", type_: str = Parameter(
+            query="type", default=""), worker: str = "", priority: int | None = None, search: str = "",
+            sort: TaskSort = "submitted", order: Order = "desc", limit: Limit = 50,
+            offset: Offset = 0) -> Response[list[dict]]:
+        where = queries.task_filter(status, type_, worker, priority, search.strip())
+        rows, total = await request.app.state.store.read(monitoring.task_list(where, sort, order, limit, offset))
+        return listed(rows, total)
+
+    @get("/tasks/{task_id:str}")
+    async def task(self, request: Request, task_id: str) -> dict[str, Any]:
+        found = await request.app.state.store.read(monitoring.task_detail(task_id))
+        if found is None:
+            raise NotFoundException(f"no task {task_id!r}")
+        return found
+
+    @get("/resources")
+    async def resources(self, request: Request, range_: RangeName | None = Parameter(query="range", default=None),
+                        start: str | None = None, end: str | None = None) -> dict[str, Any]:
+        since, until = time_range(range_, start, end)
+        return await request.app.state.store.read(monitoring.resources(since, until))
+
+    @get("/hardware")
+    async def hardware(self, request: Request) -> list[dict]:
+        return await request.app.state.store.read(monitoring.hardware(request.app.state.settings))
+
+    @get("/network")
+    async def network(self, request: Request, limit: Annotated[int, Parameter(ge=1, le=20000)] = 500) -> dict[str, Any]:
+        return await request.app.state.store.read(monitoring.network(request.app.state.settings, limit))

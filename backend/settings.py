@@ -1,0 +1,82 @@
+"""Every setting of the server, read once from DTMON_* environment variables."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+PREFIX = "DTMON_"
+
+
+def _env(name: str) -> str:
+    return PREFIX + name.upper()
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Server configuration; each field maps to DTMON_<FIELD> (documented in the README)."""
+
+    db: str = "data/monitoring.duckdb"
+    host: str = "127.0.0.1"
+    port: int = 8051
+    api_url: str = ""
+    admin_password: str = field(default="", repr=False)
+    heartbeat_interval: float = 5.0
+    offline_after: float = 0.0
+    tick_interval: float = 2.0
+    trend_window: float = 3600.0
+    health_window: float = 900.0
+    rollup_interval: float = 60.0
+    raw_retention: float = 48 * 3600.0
+    minute_retention: float = 30 * 86400.0
+    hour_retention: float = 365 * 86400.0
+    task_retention: float = 30 * 86400.0
+    commit_interval_ms: float = 20.0
+    max_body_bytes: int = 16 * 1024 * 1024
+    session_hours: float = 12.0
+    snapshot_rows: int = 200
+    ws_backlog: int = 16
+    saturated_cpu: float = 90.0
+    duckdb_memory_limit: str = "4GB"
+    duckdb_threads: int = 2
+    sql_timeout: float = 10.0
+    sql_max_rows: int = 10000
+    alert_interval: float = 10.0
+    webhook_timeout: float = 5.0
+    log_level: str = "INFO"
+
+    def __post_init__(self) -> None:
+        if self.offline_after <= 0:
+            object.__setattr__(self, "offline_after", 3 * self.heartbeat_interval)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> "Settings":
+        """Build settings from the environment; a bad value names its variable."""
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        for f in dataclasses.fields(cls):
+            raw = env.get(_env(f.name))
+            if raw is None or raw == "":
+                continue
+            values[f.name] = _convert(f, raw)
+        values.update(overrides)
+        return cls(**values)
+
+    def replace(self, **changes: Any) -> "Settings":
+        return dataclasses.replace(self, **changes)
+
+
+def _convert(f: dataclasses.Field, raw: str) -> Any:
+    kind = f.type if isinstance(f.type, type) else {"int": int, "float": float, "str": str}.get(str(f.type), str)
+    try:
+        return kind(raw)
+    except ValueError:
+        raise ValueError(f"{_env(f.name)}={raw!r} is not a valid {kind.__name__}") from None
+
+
+def env_names() -> list[str]:
+    """All variable names, so a test can check that each is documented."""
+    return [_env(f.name) for f in dataclasses.fields(Settings)]

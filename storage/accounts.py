@@ -1,0 +1,72 @@
+"""Users and API tokens (only hashes are stored)."""
+
+from __future__ import annotations
+
+from storage.queries import ts
+from storage.store import Cursor
+
+TOKEN_KEYS = ["token_id", "name", "role", "username", "kind", "created_at", "expires_at", "revoked_at"]
+
+
+def add_user(username: str, password_hash: str, role: str, now: float):
+    def write(con: Cursor) -> None:
+        con.execute("INSERT INTO users VALUES ($u, $h, $r, $now, false)",
+                    {"u": username, "h": password_hash, "r": role, "now": ts(now)})
+    return write
+
+
+def set_password(username: str, password_hash: str):
+    def write(con: Cursor) -> int:
+        return con.execute("UPDATE users SET password_hash = $h WHERE username = $u",
+                           {"u": username, "h": password_hash}).fetchone()[0]
+    return write
+
+
+def user(cur: Cursor, username: str) -> tuple[str, str, bool] | None:
+    """(password_hash, role, disabled) of one user."""
+    return cur.execute("SELECT password_hash, role, disabled FROM users WHERE username = $u",
+                       {"u": username}).fetchone()
+
+
+def users(cur: Cursor) -> list[dict]:
+    rows = cur.execute("SELECT username, role, epoch(created_at), disabled FROM users ORDER BY username").fetchall()
+    return [dict(zip(["username", "role", "created_at", "disabled"], r)) for r in rows]
+
+
+def user_count(cur: Cursor) -> int:
+    return cur.execute("SELECT count(*) FROM users").fetchone()[0]
+
+
+def add_token(token_hash: str, token_id: str, name: str, role: str, username: str | None, kind: str,
+              now: float, expires: float | None):
+    def write(con: Cursor) -> None:
+        con.execute("INSERT INTO api_tokens VALUES ($h, $id, $name, $role, $user, $kind, $now, $exp, NULL)",
+                    {"h": token_hash, "id": token_id, "name": name, "role": role, "user": username,
+                     "kind": kind, "now": ts(now), "exp": ts(expires) if expires else None})
+    return write
+
+
+def token(cur: Cursor, token_hash: str, now: float) -> tuple[str, str, str, str] | None:
+    """(token_id, role, name or user, kind) of a live token."""
+    return cur.execute("""
+        SELECT t.token_id, t.role, coalesce(t.username, t.name, t.token_id), t.kind FROM api_tokens t
+        LEFT JOIN users u ON u.username = t.username
+        WHERE t.token_hash = $h AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > $now)
+          AND (t.username IS NULL OR NOT coalesce(u.disabled, true))""",
+                       {"h": token_hash, "now": ts(now)}).fetchone()
+
+
+def tokens(cur: Cursor) -> list[dict]:
+    rows = cur.execute(f"SELECT token_id, name, role, username, kind, epoch(created_at), epoch(expires_at), "
+                       f"epoch(revoked_at) FROM api_tokens WHERE kind = 'api' ORDER BY created_at").fetchall()
+    return [dict(zip(TOKEN_KEYS, r)) for r in rows]
+
+
+def revoke(where: str, value: str, now: float):
+    """Revoke by token id or by token hash (logout)."""
+    column = {"id": "token_id", "hash": "token_hash"}[where]
+
+    def write(con: Cursor) -> int:
+        return con.execute(f"UPDATE api_tokens SET revoked_at = $now WHERE {column} = $v AND revoked_at IS NULL",
+                           {"v": value, "now": ts(now)}).fetchone()[0]
+    return write

@@ -1,0 +1,180 @@
+"""Apply one validated batch of events: Arrow in, set-based SQL out (never row by row)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import duckdb
+import pyarrow as pa
+
+from storage.health import refresh_workers_sql
+
+TS = pa.timestamp("us")
+LIST = pa.list_(pa.string())
+FAILED_STATUSES = ("failed", "timed_out", "canceled")
+
+ARROW_SCHEMAS = {
+    "worker_register": pa.schema([("ts", TS), ("worker_id", pa.string()), ("hostname", pa.string()),
+                                  ("hardware", LIST), ("capabilities", pa.string())]),
+    "worker_heartbeat": pa.schema([("ts", TS), ("worker_id", pa.string()), ("cpu_percent", pa.float64()),
+                                   ("memory_used_gb", pa.float64()), ("memory_total_gb", pa.float64()),
+                                   ("memory_percent", pa.float64()), ("rtt_ms", pa.float64()),
+                                   ("running_tasks", pa.int32()), ("gpus", pa.string())]),
+    "worker_offline": pa.schema([("ts", TS), ("worker_id", pa.string())]),
+    "task": pa.schema([("ts", TS), ("task_id", pa.string()), ("kind", pa.string()), ("type", pa.string()),
+                       ("priority", pa.int32()), ("requirements", LIST), ("worker_id", pa.string()),
+                       ("status", pa.string()), ("error", pa.string()), ("duration_s", pa.float64())]),
+    "link": pa.schema([("ts", TS), ("source", pa.string()), ("target", pa.string()),
+                       ("rtt_ms", pa.float64()), ("bandwidth_bps", pa.float64())]),
+}
+
+UPSERT_REGISTERED = """
+INSERT INTO workers (worker_id, hostname, hardware, capabilities, registered_at, last_seen)
+SELECT worker_id, arg_max(hostname, ts), arg_max(hardware, ts), arg_max(capabilities, ts), min(ts), max(ts)
+FROM ev_register GROUP BY worker_id
+ON CONFLICT (worker_id) DO UPDATE SET
+  hostname = coalesce(excluded.hostname, workers.hostname),
+  hardware = coalesce(excluded.hardware, workers.hardware),
+  capabilities = coalesce(excluded.capabilities, workers.capabilities),
+  registered_at = least(workers.registered_at, excluded.registered_at),
+  last_seen = greatest(workers.last_seen, excluded.last_seen)"""
+
+INSERT_SAMPLES = """
+INSERT INTO worker_samples SELECT h.ts, h.worker_id, h.cpu_percent, h.memory_used_gb, h.memory_total_gb,
+  h.memory_percent, h.rtt_ms, h.running_tasks, h.gpus
+FROM ev_heartbeat h ANTI JOIN (
+  SELECT ts, worker_id FROM worker_samples
+  WHERE ts BETWEEN (SELECT min(ts) FROM ev_heartbeat) AND (SELECT max(ts) FROM ev_heartbeat)
+) seen ON seen.ts = h.ts AND seen.worker_id = h.worker_id"""
+
+# EWMA of heartbeat gaps gives link regularity without scanning history on every tick.
+UPSERT_HEARTBEAT = """
+INSERT INTO workers (worker_id, hardware, registered_at, last_seen, cpu_percent, memory_used_gb,
+  memory_total_gb, memory_percent, gpus, rtt_ms, running_tasks)
+SELECT worker_id, []::VARCHAR[], min(ts), max(ts), arg_max(cpu_percent, ts), arg_max(memory_used_gb, ts),
+  arg_max(memory_total_gb, ts), arg_max(memory_percent, ts), arg_max(gpus, ts), arg_max(rtt_ms, ts),
+  arg_max(running_tasks, ts)
+FROM ev_heartbeat GROUP BY worker_id
+ON CONFLICT (worker_id) DO UPDATE SET
+  cpu_percent = CASE WHEN workers.last_seen > excluded.last_seen THEN workers.cpu_percent ELSE coalesce(excluded.cpu_percent, workers.cpu_percent) END,
+  memory_used_gb = CASE WHEN workers.last_seen > excluded.last_seen THEN workers.memory_used_gb ELSE coalesce(excluded.memory_used_gb, workers.memory_used_gb) END,
+  memory_total_gb = CASE WHEN workers.last_seen > excluded.last_seen THEN workers.memory_total_gb ELSE coalesce(excluded.memory_total_gb, workers.memory_total_gb) END,
+  memory_percent = CASE WHEN workers.last_seen > excluded.last_seen THEN workers.memory_percent ELSE coalesce(excluded.memory_percent, workers.memory_percent) END,
+  gpus = CASE WHEN workers.last_seen > excluded.last_seen THEN workers.gpus ELSE coalesce(excluded.gpus, workers.gpus) END,
+  rtt_ms = CASE WHEN workers.last_seen > excluded.last_seen THEN workers.rtt_ms ELSE coalesce(excluded.rtt_ms, workers.rtt_ms) END,
+  running_tasks = CASE WHEN workers.last_seen > excluded.last_seen THEN workers.running_tasks ELSE coalesce(excluded.running_tasks, workers.running_tasks) END,
+  hb_gap_avg = CASE WHEN workers.last_seen IS NULL OR excluded.last_seen <= workers.last_seen THEN workers.hb_gap_avg
+    ELSE coalesce(0.8 * workers.hb_gap_avg, 0) + (CASE WHEN workers.hb_gap_avg IS NULL THEN 1 ELSE 0.2 END)
+         * epoch(excluded.last_seen - workers.last_seen) END,
+  hb_gap_dev = CASE WHEN workers.last_seen IS NULL OR excluded.last_seen <= workers.last_seen OR workers.hb_gap_avg IS NULL
+    THEN coalesce(workers.hb_gap_dev, 0)
+    ELSE 0.8 * coalesce(workers.hb_gap_dev, 0) + 0.2 * abs(epoch(excluded.last_seen - workers.last_seen) - workers.hb_gap_avg) END,
+  last_seen = greatest(workers.last_seen, excluded.last_seen)"""
+
+UPSERT_OFFLINE = """
+INSERT INTO workers (worker_id, hardware, registered_at, last_seen, offline_at)
+SELECT worker_id, []::VARCHAR[], min(ts), min(ts), max(ts) FROM ev_offline GROUP BY worker_id
+ON CONFLICT (worker_id) DO UPDATE SET offline_at = greatest(workers.offline_at, excluded.offline_at)"""
+
+INSERT_TASK_EVENTS = """
+INSERT INTO task_events SELECT e.ts, e.task_id, e.kind, e.worker_id, e.status, e.error
+FROM ev_task e ANTI JOIN (
+  SELECT ts, task_id, kind FROM task_events
+  WHERE ts BETWEEN (SELECT min(ts) FROM ev_task) AND (SELECT max(ts) FROM ev_task)
+) seen ON seen.ts = e.ts AND seen.task_id = e.task_id AND seen.kind = e.kind"""
+
+WORKERS_FROM_TASKS = """
+INSERT INTO workers (worker_id, hardware, registered_at, last_seen)
+SELECT worker_id, []::VARCHAR[], min(ts), max(ts) FROM ev_task WHERE worker_id IS NOT NULL GROUP BY worker_id
+ON CONFLICT (worker_id) DO NOTHING"""
+
+# The first finish wins, so a task finishing twice changes nothing the second time.
+UPSERT_TASKS = """
+INSERT INTO tasks SELECT task_id,
+  arg_min(type, ts) FILTER (kind = 'task_submitted'),
+  CASE WHEN count(*) FILTER (kind = 'task_finished') > 0 THEN arg_min(status, ts) FILTER (kind = 'task_finished')
+       WHEN count(*) FILTER (kind = 'task_started') > 0 THEN 'running' ELSE 'pending' END,
+  arg_min(priority, ts) FILTER (kind = 'task_submitted'),
+  arg_min(requirements, ts) FILTER (kind = 'task_submitted'),
+  coalesce(arg_min(worker_id, ts) FILTER (kind = 'task_finished' AND worker_id IS NOT NULL),
+           arg_max(worker_id, ts) FILTER (kind = 'task_started')),
+  min(ts) FILTER (kind = 'task_submitted'),
+  max(ts) FILTER (kind = 'task_started'),
+  min(ts) FILTER (kind = 'task_finished'),
+  arg_min(duration_s, ts) FILTER (kind = 'task_finished'),
+  arg_min(error, ts) FILTER (kind = 'task_finished')
+FROM ev_task GROUP BY task_id
+ON CONFLICT (task_id) DO UPDATE SET
+  type = coalesce(tasks.type, excluded.type),
+  priority = coalesce(tasks.priority, excluded.priority),
+  requirements = coalesce(tasks.requirements, excluded.requirements),
+  submitted_at = least(tasks.submitted_at, excluded.submitted_at),
+  status = CASE WHEN tasks.finished_at IS NOT NULL THEN tasks.status
+                WHEN excluded.finished_at IS NOT NULL THEN excluded.status
+                WHEN excluded.started_at IS NOT NULL THEN 'running' ELSE tasks.status END,
+  worker_id = CASE WHEN tasks.finished_at IS NOT NULL THEN tasks.worker_id
+                   ELSE coalesce(excluded.worker_id, tasks.worker_id) END,
+  started_at = CASE WHEN tasks.finished_at IS NOT NULL THEN tasks.started_at
+                    ELSE greatest(tasks.started_at, excluded.started_at) END,
+  finished_at = coalesce(tasks.finished_at, excluded.finished_at),
+  duration_s = CASE WHEN tasks.finished_at IS NOT NULL THEN tasks.duration_s ELSE excluded.duration_s END,
+  error = CASE WHEN tasks.finished_at IS NOT NULL THEN tasks.error ELSE excluded.error END"""
+
+REFRESH_TASK_COUNTERS = """
+UPDATE workers SET tasks_completed = c.completed, tasks_failed = c.failed, running_tasks = c.running
+FROM (
+  SELECT worker_id, count(*) FILTER (status = 'completed') AS completed,
+    count(*) FILTER (status IN ('failed', 'timed_out', 'canceled')) AS failed,
+    count(*) FILTER (status = 'running') AS running
+  FROM tasks WHERE worker_id IN (SELECT DISTINCT worker_id FROM ev_task WHERE worker_id IS NOT NULL)
+  GROUP BY worker_id
+) c WHERE workers.worker_id = c.worker_id"""
+
+INSERT_LINKS = "INSERT INTO link_samples SELECT ts, source, target, rtt_ms, bandwidth_bps FROM ev_link"
+
+STEPS: list[tuple[str, str, list[str]]] = [
+    ("worker_register", "ev_register", [UPSERT_REGISTERED]),
+    ("worker_heartbeat", "ev_heartbeat", [INSERT_SAMPLES, UPSERT_HEARTBEAT]),
+    ("worker_offline", "ev_offline", [UPSERT_OFFLINE]),
+    ("task", "ev_task", [INSERT_TASK_EVENTS, WORKERS_FROM_TASKS, UPSERT_TASKS, REFRESH_TASK_COUNTERS]),
+    ("link", "ev_link", [INSERT_LINKS]),
+]
+
+
+def to_arrow(rows_by_group: dict[str, list[dict]]) -> dict[str, pa.Table]:
+    """Columnar tables per event group (ts already in microseconds since the epoch)."""
+    return {group: pa.Table.from_pylist(rows, schema=ARROW_SCHEMAS[group])
+            for group, rows in rows_by_group.items() if rows}
+
+
+def apply_events(tables: dict[str, pa.Table], now_us: int,
+                 offline_after_s: float) -> Callable[[duckdb.DuckDBPyConnection], dict[str, int]]:
+    """A write function for the store's writer thread; returns counts per group."""
+
+    def write(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+        touched: list[pa.Array] = []
+        for group, view, statements in STEPS:
+            table = tables.get(group)
+            if table is None:
+                continue
+            con.register(view, table)
+            for statement in statements:
+                con.execute(statement)
+            con.unregister(view)
+            if "worker_id" in table.column_names:
+                touched.append(table.column("worker_id").combine_chunks())
+        _refresh_touched(con, touched, now_us, offline_after_s)
+        return {group: t.num_rows for group, t in tables.items()}
+
+    return write
+
+
+def _refresh_touched(con: duckdb.DuckDBPyConnection, touched: list[pa.Array], now_us: int,
+                     offline_after_s: float) -> None:
+    if not touched:
+        return
+    ids = pa.table({"worker_id": pa.concat_arrays([a.cast(pa.string()) for a in touched])})
+    con.register("touched_workers", ids)
+    con.execute(refresh_workers_sql("worker_id IN (SELECT worker_id FROM touched_workers)"),
+                {"now_us": now_us, "offline_after_s": offline_after_s})
+    con.unregister("touched_workers")

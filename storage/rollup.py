@@ -1,0 +1,67 @@
+"""Minute and hour rollups of worker samples, and retention pruning of every tier."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import duckdb
+
+MINUTE_FROM_RAW = """
+INSERT INTO worker_samples_minute
+SELECT time_bucket(INTERVAL 1 MINUTE, ts) AS bucket, worker_id, count(*), avg(cpu_percent), max(cpu_percent),
+  avg(memory_percent), max(memory_percent), avg(memory_used_gb), avg(rtt_ms)
+FROM worker_samples WHERE ts >= $since AND ts < $until GROUP BY ALL"""
+
+HOUR_FROM_MINUTE = """
+INSERT INTO worker_samples_hour
+SELECT time_bucket(INTERVAL 1 HOUR, bucket) AS hour, worker_id, sum(samples),
+  sum(cpu_avg * samples) / sum(samples), max(cpu_max), sum(mem_pct_avg * samples) / sum(samples),
+  max(mem_pct_max), sum(mem_used_avg_gb * samples) / sum(samples), sum(rtt_avg_ms * samples) / sum(samples)
+FROM worker_samples_minute WHERE bucket >= $since AND bucket < $until GROUP BY ALL"""
+
+
+def _floor(epoch: float, step: int) -> float:
+    return epoch - epoch % step
+
+
+def rollup(since: float, until: float) -> Callable[[duckdb.DuckDBPyConnection], None]:
+    """Rebuild the minute and hour buckets touched by samples in [since, until)."""
+    minute_from, hour_from = _floor(since, 60), _floor(since, 3600)
+    minute_to, hour_to = _floor(until, 60) + 60, _floor(until, 3600) + 3600
+
+    def write(con: duckdb.DuckDBPyConnection) -> None:
+        _rebuild(con, "worker_samples_minute", MINUTE_FROM_RAW, minute_from, minute_to)
+        _rebuild(con, "worker_samples_hour", HOUR_FROM_MINUTE, hour_from, hour_to)
+
+    return write
+
+
+def _rebuild(con: duckdb.DuckDBPyConnection, table: str, insert: str, since: float, until: float) -> None:
+    bounds = {"since": _ts(since), "until": _ts(until)}
+    con.execute(f"DELETE FROM {table} WHERE bucket >= $since AND bucket < $until", bounds)
+    con.execute(insert, bounds)
+
+
+def _ts(epoch: float) -> object:
+    from datetime import datetime, timezone
+    return datetime.fromtimestamp(epoch, tz=timezone.utc).replace(tzinfo=None)
+
+
+def prune(now: float, raw_s: float, minute_s: float, hour_s: float,
+          task_s: float) -> Callable[[duckdb.DuckDBPyConnection], dict[str, int]]:
+    """Delete what is older than each tier's retention; finished tasks follow DTMON_TASK_RETENTION."""
+    statements = {
+        "worker_samples": ("DELETE FROM worker_samples WHERE ts < $cut", raw_s),
+        "link_samples": ("DELETE FROM link_samples WHERE ts < $cut", raw_s),
+        "worker_samples_minute": ("DELETE FROM worker_samples_minute WHERE bucket < $cut", minute_s),
+        "worker_samples_hour": ("DELETE FROM worker_samples_hour WHERE bucket < $cut", hour_s),
+        "task_events": ("DELETE FROM task_events WHERE ts < $cut AND task_id IN "
+                        "(SELECT task_id FROM tasks WHERE finished_at < $cut)", task_s),
+        "tasks": ("DELETE FROM tasks WHERE finished_at < $cut", task_s),
+    }
+
+    def write(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+        return {table: con.execute(sql, {"cut": _ts(now - keep)}).fetchone()[0]
+                for table, (sql, keep) in statements.items()}
+
+    return write

@@ -1,0 +1,162 @@
+"""The one DuckDB connection of the process: a single writer thread and per-thread read cursors."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from pathlib import Path
+from typing import Any, TypeVar
+
+import duckdb
+
+from storage import schema
+
+T = TypeVar("T")
+Cursor = duckdb.DuckDBPyConnection
+WriteFn = Callable[[Cursor], Any]
+log = logging.getLogger(__name__)
+
+
+class DatabaseLockedError(RuntimeError):
+    """Another process holds the database file (DuckDB allows one writing process)."""
+
+
+def connect(path: str, memory_limit: str = "4GB", threads: int = 2) -> duckdb.DuckDBPyConnection:
+    """Open the file with external access off, so user SQL can never reach the file system."""
+    if path != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    config = {"enable_external_access": False, "memory_limit": memory_limit, "threads": threads}
+    try:
+        return duckdb.connect(path, config=config)
+    except duckdb.IOException as exc:
+        if "lock" in str(exc).lower():
+            raise DatabaseLockedError(
+                f"the database {path} is held by another process (a running server?): {exc}"
+            ) from None
+        raise
+
+
+class Store:
+    """Owns the connection; writes are serialised through one thread and group-committed."""
+
+    def __init__(self, path: str, memory_limit: str = "4GB", threads: int = 2,
+                 commit_interval_ms: float = 20.0) -> None:
+        self.path = path
+        self._memory_limit = memory_limit
+        self._threads = threads
+        self._commit_window = commit_interval_ms / 1000.0
+        self._queue: queue.Queue[tuple[WriteFn, Future] | None] = queue.Queue()
+        self._con: duckdb.DuckDBPyConnection | None = None
+        self._writer: threading.Thread | None = None
+        self.commits = 0
+
+    def open(self) -> "Store":
+        self._con = connect(self.path, self._memory_limit, self._threads)
+        schema.migrate(self._con)
+        self._writer = threading.Thread(target=self._write_loop, name="duckdb-writer", daemon=True)
+        self._writer.start()
+        return self
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._queue.put(None)
+            self._writer.join()
+            self._writer = None
+        if self._con is not None:
+            self._con.execute("CHECKPOINT")
+            self._con.close()
+            self._con = None
+
+    @property
+    def is_open(self) -> bool:
+        return self._con is not None
+
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        """A cursor for the calling thread only (connections must not cross threads)."""
+        if self._con is None:
+            raise RuntimeError("store is closed")
+        return self._con.cursor()
+
+    def read_sync(self, fn: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
+        cur = self.cursor()
+        try:
+            return fn(cur)
+        finally:
+            cur.close()
+
+    async def read(self, fn: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
+        """Run a read off the event loop."""
+        return await asyncio.to_thread(self.read_sync, fn)
+
+    def submit(self, fn: WriteFn) -> Future:
+        if self._writer is None:
+            raise RuntimeError("store is closed")
+        future: Future = Future()
+        self._queue.put((fn, future))
+        return future
+
+    def write_sync(self, fn: WriteFn) -> Any:
+        return self.submit(fn).result()
+
+    async def write(self, fn: WriteFn) -> Any:
+        """Resolve only after the transaction holding fn has committed."""
+        return await asyncio.wrap_future(self.submit(fn))
+
+    def _write_loop(self) -> None:
+        con = self._con.cursor()
+        while True:
+            item = self._queue.get()
+            if item is None:
+                break
+            group = [item] + self._gather_more()
+            stop = any(entry is None for entry in group)
+            self._commit_group(con, [entry for entry in group if entry is not None])
+            if stop:
+                break
+        con.close()
+
+    def _gather_more(self) -> list[tuple[WriteFn, Future] | None]:
+        """Collect what arrives within the commit window so one commit serves many writers."""
+        group: list = []
+        deadline = time.monotonic() + self._commit_window
+        while (remaining := deadline - time.monotonic()) > 0:
+            try:
+                entry = self._queue.get(timeout=remaining)
+            except queue.Empty:
+                break
+            group.append(entry)
+            if entry is None:
+                break
+        return group
+
+    def _commit_group(self, con: duckdb.DuckDBPyConnection, group: list[tuple[WriteFn, Future]]) -> None:
+        try:
+            results = self._run_in_transaction(con, [fn for fn, _ in group])
+        except Exception:
+            for fn, future in group:  # one bad write must not sink the others: retry each alone
+                self._commit_one(con, fn, future)
+            return
+        for (_, future), result in zip(group, results):
+            future.set_result(result)
+
+    def _commit_one(self, con: duckdb.DuckDBPyConnection, fn: WriteFn, future: Future) -> None:
+        try:
+            future.set_result(self._run_in_transaction(con, [fn])[0])
+        except Exception as exc:  # noqa: BLE001 - handed to the waiting caller
+            future.set_exception(exc)
+
+    def _run_in_transaction(self, con: duckdb.DuckDBPyConnection, fns: list[WriteFn]) -> list[Any]:
+        con.execute("BEGIN TRANSACTION")
+        try:
+            results = [fn(con) for fn in fns]
+            con.execute("COMMIT")
+        except Exception:
+            con.execute("ROLLBACK")
+            raise
+        self.commits += 1
+        return results
