@@ -61,7 +61,7 @@ class AuthService:
 
     def bootstrap_admin(self) -> str | None:
         """Create the first admin; return the generated password when none was configured."""
-        if self.store.read_sync(accounts.user_count):
+        if self.store.read_sync(accounts.admin_count):
             return None
         password = self.settings.admin_password or secrets.token_urlsafe(15)
         self.store.write_sync(accounts.add_user("admin", hash_password(password), "admin", time.time()))

@@ -33,8 +33,8 @@ def users(cur: Cursor) -> list[dict]:
     return [dict(zip(["username", "role", "created_at", "disabled"], r)) for r in rows]
 
 
-def user_count(cur: Cursor) -> int:
-    return cur.execute("SELECT count(*) FROM users").fetchone()[0]
+def admin_count(cur: Cursor) -> int:
+    return cur.execute("SELECT count(*) FROM users WHERE role = 'admin' AND NOT disabled").fetchone()[0]
 
 
 def add_token(token_hash: str, token_id: str, name: str, role: str, username: str | None, kind: str,
