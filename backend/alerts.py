@@ -113,6 +113,10 @@ def validate_rule(data: Mapping[str, Any], partial: bool = False) -> dict[str, A
     missing = [name for name in required if name not in cleaned and not partial]
     if missing:
         raise ValueError(f"{missing[0]}: required")
+    if "name" in cleaned and (not isinstance(cleaned["name"], str) or not cleaned["name"].strip()):
+        raise ValueError("name: must be a non-empty string")
+    if "enabled" in cleaned and not isinstance(cleaned["enabled"], bool):
+        raise ValueError("enabled: must be true or false")
     _check_choice(cleaned, "metric", METRICS)
     _check_choice(cleaned, "comparison", COMPARISONS)
     _check_choice(cleaned, "severity", SEVERITIES)
@@ -204,21 +208,35 @@ def webhook_payload(transition: Transition, alert: dict[str, Any]) -> dict[str, 
     return {"event": event, "alert": alert, "rule": rule, "message": transition.message}
 
 
+def cluster_health(settings: Any) -> Callable[[Any], float | None]:
+    """The health score the Cluster view shows, as an alert metric."""
+    from backend import monitoring
+
+    return lambda cursor: monitoring.cluster(settings)(cursor)["health"]["score"]
+
+
 async def run_alert_loop(store: Any, settings: Any, stop: asyncio.Event, health: Callable | None = None) -> None:
     """Background task: evaluate every DTMON_ALERT_INTERVAL seconds until `stop` is set."""
     from backend.webhooks import WebhookDispatcher
 
     dispatcher = WebhookDispatcher(store, timeout_s=float(getattr(settings, "webhook_timeout", 5.0)))
-    evaluator = AlertEvaluator(store, dispatcher, health)
+    evaluator = AlertEvaluator(store, dispatcher, health or cluster_health(settings))
     interval = float(getattr(settings, "alert_interval", 10.0))
-    await evaluator.restore()
-    while not stop.is_set():
-        try:
-            await evaluator.tick()
-        except Exception:  # one bad tick must not end alerting for the life of the server
-            log.exception("alert evaluation failed")
-        try:
-            await asyncio.wait_for(stop.wait(), timeout=interval)
-        except TimeoutError:
-            pass
-    await dispatcher.close()
+    try:
+        await evaluator.restore()
+        while not stop.is_set():
+            await _tick_safely(evaluator)
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=interval)
+            except TimeoutError:
+                pass
+    finally:
+        await dispatcher.close()
+
+
+async def _tick_safely(evaluator: AlertEvaluator) -> None:
+    """One bad tick (e.g. a transient storage error) must not end alerting for the server's life."""
+    try:
+        await evaluator.tick()
+    except Exception:
+        log.exception("alert evaluation failed")
