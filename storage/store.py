@@ -53,6 +53,8 @@ class Store:
         self._queue: queue.Queue[tuple[WriteFn, Future] | None] = queue.Queue()
         self._con: duckdb.DuckDBPyConnection | None = None
         self._writer: threading.Thread | None = None
+        self._guard = threading.Condition()  # the parent connection refuses concurrent calls
+        self._readers = 0
         self.commits = 0
 
     def open(self) -> "Store":
@@ -67,7 +69,10 @@ class Store:
             self._queue.put(None)
             self._writer.join()
             self._writer = None
-        if self._con is not None:
+        with self._guard:
+            if self._con is None:
+                return
+            self._guard.wait_for(lambda: self._readers == 0, timeout=30)
             self._con.execute("CHECKPOINT")
             self._con.close()
             self._con = None
@@ -78,16 +83,24 @@ class Store:
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
         """A cursor for the calling thread only (connections must not cross threads)."""
-        if self._con is None:
-            raise RuntimeError("store is closed")
-        return self._con.cursor()
+        with self._guard:
+            if self._con is None:
+                raise RuntimeError("store is closed")
+            return self._con.cursor()
 
     def read_sync(self, fn: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
-        cur = self.cursor()
+        with self._guard:
+            if self._con is None:
+                raise RuntimeError("store is closed")
+            cur = self._con.cursor()
+            self._readers += 1
         try:
             return fn(cur)
         finally:
             cur.close()
+            with self._guard:
+                self._readers -= 1
+                self._guard.notify_all()
 
     async def read(self, fn: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
         """Run a read off the event loop."""
@@ -108,7 +121,7 @@ class Store:
         return await asyncio.wrap_future(self.submit(fn))
 
     def _write_loop(self) -> None:
-        con = self._con.cursor()
+        con = self.cursor()
         while True:
             item = self._queue.get()
             if item is None:
@@ -142,13 +155,13 @@ class Store:
                 self._commit_one(con, fn, future)
             return
         for (_, future), result in zip(group, results):
-            future.set_result(result)
+            _settle(future, result=result)
 
     def _commit_one(self, con: duckdb.DuckDBPyConnection, fn: WriteFn, future: Future) -> None:
         try:
-            future.set_result(self._run_in_transaction(con, [fn])[0])
+            _settle(future, result=self._run_in_transaction(con, [fn])[0])
         except Exception as exc:  # noqa: BLE001 - handed to the waiting caller
-            future.set_exception(exc)
+            _settle(future, error=exc)
 
     def _run_in_transaction(self, con: duckdb.DuckDBPyConnection, fns: list[WriteFn]) -> list[Any]:
         con.execute("BEGIN TRANSACTION")
@@ -160,3 +173,13 @@ class Store:
             raise
         self.commits += 1
         return results
+
+
+def _settle(future: Future, result: Any = None, error: BaseException | None = None) -> None:
+    """Hand the outcome over unless the waiter gave up (a cancelled request must not kill the writer)."""
+    if future.done():
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(result)
