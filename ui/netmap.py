@@ -114,13 +114,16 @@ def build_network_map(network: dict[str, Any], node_limit: int = DEFAULT_NODE_LI
                       group_by: str = "hardware") -> NetworkMap:
     """Render the map; above node_limit workers are grouped and the note says so."""
     nodes, links = network.get("nodes") or [], network.get("links") or []
-    workers = sum(1 for n in nodes if n.get("kind") != "coordinator")
+    drawn = sum(1 for n in nodes if n.get("kind") != "coordinator")
+    fleet = max(drawn, int(network.get("total_workers") or 0))
     grouped, note = None, None
-    if workers > node_limit:
+    if drawn > node_limit:
         nodes, links = grouped_graph(nodes, links, group_by)
         grouped = group_by
-        note = (f"{workers:,} workers exceed the map limit of {node_limit:,}: "
+        note = (f"{fleet:,} workers exceed the map limit of {node_limit:,}: "
                 f"they are grouped by {group_by} ({len(nodes) - 1} groups).")
+    if fleet > drawn:
+        note = (note or "") + f" The backend sent the first {drawn:,} of {fleet:,} workers (sorted by id)."
     return NetworkMap(render_html(nodes, links), len(nodes), grouped, note)
 
 

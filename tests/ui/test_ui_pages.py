@@ -1,0 +1,147 @@
+"""Every dashboard page in AppTest against a real backend seeded with the scripted fleet."""
+
+import json
+
+import pyarrow as pa
+import pytest
+
+from tests.ui.conftest import dashboard
+from tests.ui.scripted_fleet import EXPECTED, HOSTILE_NAME
+
+
+def charts(app) -> dict:
+    """Altair charts on the page by title, each with its data as rows."""
+    found = {}
+    for element in app.main.get("vega_lite_chart"):
+        spec = json.loads(element.proto.spec)
+        rows = [r for ds in element.proto.datasets
+                for r in pa.ipc.open_stream(ds.data.data).read_all().to_pylist()]
+        title = spec.get("title")
+        found[title["text"] if isinstance(title, dict) else title] = rows
+    return found
+
+
+def run_page(app, path: str):
+    """Open one page (after a first run through the router) and fail on any uncaught exception."""
+    app.run()
+    app.switch_page(path)
+    app.run()
+    assert not app.exception, app.exception
+    return app
+
+
+def test_login_form_signs_in_and_rejects_a_wrong_password(seeded_backend, monkeypatch):
+    app = dashboard(monkeypatch, seeded_backend.url)
+    app.run()
+    assert app.title[0].value == "Cluster monitoring" and not app.metric
+    app.text_input[0].input("admin")
+    app.text_input[1].input("not-the-password")
+    app.button[0].click().run()
+    assert [e.value for e in app.error] == ["Wrong username or password."]
+    app.text_input[1].input(seeded_backend.admin_password)
+    app.button[0].click().run()
+    assert app.title[0].value == "Cluster overview"
+    assert app.session_state["dtmon_auth"]["role"] == "admin"
+
+
+def test_overview_shows_metrics_and_charts(admin_app):
+    admin_app.run()
+    metrics = {m.label: m.value for m in admin_app.metric}
+    assert metrics["Active workers"] == str(EXPECTED["active_workers"])
+    assert metrics["Total tasks"] == str(EXPECTED["total_tasks"])
+    assert metrics["Success rate"] == f"{EXPECTED['success_rate']:.1f} %"
+    found = charts(admin_app)
+    by_status = {r["status"]: r["tasks"] for r in found["Tasks by status"]}
+    assert by_status["pending"] == EXPECTED["pending"] and by_status["running"] == EXPECTED["running"]
+    assert by_status["completed"] == EXPECTED["completed"] and by_status["failed"] == 1
+    cpu = found["CPU usage across workers"]
+    assert {r["series"] for r in cpu} == {"Average", "Maximum"}
+    assert max(r["value"] for r in cpu if r["series"] == "Maximum") == pytest.approx(97.0)
+    assert "Memory usage across workers" in found
+
+
+def test_workers_search_filter_and_detail(admin_app):
+    app = run_page(admin_app, "pages/workers.py")
+    assert len(app.dataframe[0].value) == EXPECTED["total_workers"]
+    app.text_input(key="workers_search").input("gpu-box").run()
+    assert sorted(app.dataframe[0].value["id"]) == ["worker-001", "worker-002"]
+    app.text_input(key="workers_search").input("").run()
+    app.selectbox(key="workers_status").select("offline").run()
+    assert list(app.dataframe[0].value["hostname"]) == ["old-box"]
+    app.selectbox(key="workers_open").select("worker-006").run()
+    assert any(s.value == "Worker detail" for s in app.subheader)
+    assert "worker-006 on old-box" in [t.value for t in app.text]
+    recent = app.dataframe[1:]
+    assert any("t-012" in list(frame.value.get("id", [])) for frame in recent)
+
+
+def test_workers_hardware_filter_and_hostile_name_stays_text(admin_app):
+    app = run_page(admin_app, "pages/workers.py")
+    app.selectbox(key="workers_hardware").select("cuda").run()
+    assert sorted(app.dataframe[0].value["id"]) == ["worker-001", "worker-002"]
+    app.selectbox(key="workers_hardware").select("all").run()
+    app.text_input(key="workers_search").input("worker-evil").run()
+    table = app.dataframe[0].value
+    assert list(table["hostname"]) == [HOSTILE_NAME]  # the raw string, drawn by the grid as text
+    app.selectbox(key="workers_open").select("worker-evil").run()
+    assert f"worker-evil on {HOSTILE_NAME}" in [t.value for t in app.text]
+    assert all(HOSTILE_NAME not in m.value for m in app.markdown)
+
+
+def test_tasks_status_filter_and_detail(admin_app):
+    app = run_page(admin_app, "pages/tasks.py")
+    assert len(app.dataframe[0].value) == EXPECTED["total_tasks"]
+    app.radio(key="tasks_status").set_value("failed").run()
+    assert sorted(app.dataframe[0].value["id"]) == ["t-006", "t-007"]
+    app.radio(key="tasks_status").set_value("pending").run()
+    assert sorted(app.dataframe[0].value["id"]) == ["t-010", "t-011"]
+    app.radio(key="tasks_status").set_value("all").run()
+    app.text_input(key="tasks_type").input("benchmark").run()
+    assert sorted(app.dataframe[0].value["id"]) == ["t-003", "t-004", "t-008"]
+    app.text_input(key="tasks_type").input("").run()
+    app.selectbox(key="tasks_open").select("t-006").run()
+    assert app.code[0].value == "AssertionError: expected 3 got <b>4</b>"
+    events = app.dataframe[1].value
+    assert list(events["event"])[:1] == ["task_submitted"] and len(events) >= 3
+
+
+def test_network_map_and_links(admin_app):
+    app = run_page(admin_app, "pages/network.py")
+    frames = app.main.get("iframe")
+    assert len(frames) == 1
+    html = frames[0].proto.srcdoc
+    assert "new vis.Network" in html and "cdn.jsdelivr" not in html
+    assert HOSTILE_NAME not in html  # JSON-escaped inside the script
+    links = app.dataframe[0].value
+    assert {"worker-001", "worker-evil"} <= set(links["target"])
+    app.slider(key="network_limit").set_value(20).run()
+    assert not app.warning  # six workers stay below any limit
+
+
+def test_hardware_page_counts_available_and_total(admin_app):
+    app = run_page(admin_app, "pages/hardware.py")
+    table = {row["hardware"]: row for row in app.dataframe[0].value.to_dict("records")}
+    assert (table["CUDA"]["available"], table["CUDA"]["total"]) == (2, 2)
+    assert (table["QNN"]["available"], table["QNN"]["total"]) == (0, 1)  # its only worker is saturated
+    bars = charts(app)["Hardware availability"]
+    assert {"hardware": "CUDA", "measure": "total", "count": 2} in bars
+
+
+def test_sidebar_says_live_and_user_role_has_no_admin_controls(live_backend, monkeypatch):
+    app = dashboard(monkeypatch, live_backend.url, live_backend.user_token, "user")
+    app.run()
+    assert [i.value for i in app.info][0].startswith("No workers have reported yet")
+    assert not [b for b in app.button if b.label == "Start demo fleet"]
+    indicator = app.sidebar.markdown[0].value
+    assert indicator in ("⚡ **Live (WebSocket)**", "🔄 **Polling every 5 s**")
+    admin = dashboard(monkeypatch, live_backend.url, live_backend.admin_token, "admin")
+    admin.run()
+    assert [b for b in admin.button if b.label == "Start demo fleet"]
+
+
+def test_backend_errors_are_messages_not_tracebacks(live_backend, monkeypatch):
+    app = dashboard(monkeypatch, live_backend.url, live_backend.user_token, "user")
+    live_backend.stop()
+    app.run()
+    assert not app.exception
+    assert any("could not check your session" in e.value for e in app.error)
