@@ -17,10 +17,12 @@ def task_id(key: Any) -> str:
     return str(key)
 
 
-def worker_id(address: str, name: Any) -> str:
-    """A user-chosen worker name wins; otherwise the address, without '/' so it fits a URL segment."""
+def worker_id(address: str, name: Any, prefix: str = "") -> str:
+    """A user-chosen name wins; numbered workers get the prefix; else the address, minus '/' for URLs."""
     if isinstance(name, str) and name and not name.isdigit():
         return name
+    if prefix and str(name).isdigit():
+        return f"{prefix}{int(name):03d}"
     return address.split("://", 1)[-1].replace("/", ":")
 
 

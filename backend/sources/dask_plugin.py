@@ -26,12 +26,12 @@ class DtmonSchedulerPlugin(SchedulerPlugin):
 
     def __init__(self, url: str, token: str, *, interval_s: float = 5.0, track: str = "all",
                  default_type: str = "dask", coordinator_id: str = "coordinator",
-                 buffer_size: int = 100_000) -> None:
+                 worker_prefix: str = "", buffer_size: int = 100_000) -> None:
         if track not in TRACK_MODES:
             raise ValueError(f"track must be one of {TRACK_MODES}")
         self.url, self.token, self.interval_s = url, token, interval_s
         self.track, self.default_type, self.coordinator_id = track, default_type, coordinator_id
-        self.buffer_size = buffer_size
+        self.buffer_size, self.worker_prefix = buffer_size, worker_prefix
         self.client: MonitoringClient | None = None
         self._open: set[Any] = set()
         self._announced: dict[str, tuple[str, tuple[str, ...]]] = {}
@@ -79,12 +79,17 @@ class DtmonSchedulerPlugin(SchedulerPlugin):
         if ws is None or self.client is None:
             return
         extra = ws.extra or {}
-        wid = names.worker_id(address, ws.name)
+        wid = self._worker_id(address)
         hardware = names.hardware_of(extra, ws.metrics or {}, ws.resources or {})
         self._announced[address] = (wid, tuple(hardware))
         info = extra.get("dtmon", {})
         self.client.worker_register(wid, hostname=info.get("hostname") or ws.host, hardware=hardware,
                                     capabilities=self._capabilities(ws, info))
+
+    def _worker_id(self, address: str) -> str:
+        """Works for workers that already left too (a failure can arrive after its worker died)."""
+        ws = self.scheduler.workers.get(address)
+        return names.worker_id(address, ws.name if ws is not None else None, self.worker_prefix)
 
     def _capabilities(self, ws: Any, info: dict) -> dict[str, Any]:
         return {"dask": {"address": ws.address, "nthreads": ws.nthreads, "memory_limit": ws.memory_limit,
@@ -112,17 +117,19 @@ class DtmonSchedulerPlugin(SchedulerPlugin):
     # -- tasks -------------------------------------------------------------------
     def update_graph(self, scheduler: Any, *, keys: Any, tasks: list, annotations: dict,
                      stimulus_id: str, **kwargs: Any) -> None:
-        """task_submitted per new key, with type, priority and required hardware from annotations."""
+        """task_submitted per new key; type, priority and hardware (or resources) come from annotations."""
         types = annotations.get("type", {})
         priorities = annotations.get("priority", {})
         resources = annotations.get("resources", {})
+        hardware = annotations.get("hardware", {})
         for key in tasks:
             if self._already_known(key) or (self.track == "annotated" and key not in types):
                 continue
             self._open.add(key)
             self.client.task_submitted(names.task_id(key), type=str(types.get(key, self.default_type)),
                                        priority=_int(priorities.get(key, 0)),
-                                       requirements=names.requirements(resources.get(key)))
+                                       requirements=names.requirements(hardware.get(key) or
+                                                                       resources.get(key)))
 
     def _already_known(self, key: Any) -> bool:
         """A resubmitted key that is open or already computed is not a new task."""
@@ -146,8 +153,7 @@ class DtmonSchedulerPlugin(SchedulerPlugin):
     def _started(self, key: Any) -> None:
         ts = self.scheduler.tasks.get(key)
         if ts is not None and ts.processing_on is not None:
-            ws = ts.processing_on
-            self.client.task_started(names.task_id(key), names.worker_id(ws.address, ws.name))
+            self.client.task_started(names.task_id(key), self._worker_id(ts.processing_on.address))
 
     def _erred(self, key: Any, kwargs: dict) -> None:
         text = kwargs.get("exception_text")
@@ -161,8 +167,7 @@ class DtmonSchedulerPlugin(SchedulerPlugin):
 
     def _finished(self, key: Any, status: str, address: str | None, error: str | None, startstops: Any) -> None:
         self._open.discard(key)
-        ws = self.scheduler.workers.get(address) if address else None
-        wid = names.worker_id(address, ws.name if ws is not None else None) if address else None
+        wid = self._worker_id(address) if address else None
         self.client.task_finished(names.task_id(key), status, worker_id=wid, error=error,
                                   duration_s=names.compute_seconds(startstops))
 

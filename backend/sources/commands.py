@@ -1,0 +1,169 @@
+"""CLI subcommands `agent`, `run-tests` and `demo`; backend/cli.py calls `register(subparsers)`."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import signal
+import sys
+import threading
+from typing import Callable
+
+HARDWARE_HELP = "cpu cuda rocm mps openvino qnn webgpu webnn"
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Adds the three worker-side subcommands to the backend's argparse tree."""
+    _add_agent(subparsers)
+    _add_run_tests(subparsers)
+    _add_demo(subparsers)
+
+
+def _backend_flags(parser: argparse.ArgumentParser, required: bool = True) -> None:
+    need = " (required)" if required else ""
+    parser.add_argument("--url", help=f"backend URL, e.g. http://127.0.0.1:8050; default $DTMON_URL{need}")
+    parser.add_argument("--token", help=f"token with the ingest role; default $DTMON_TOKEN{need}")
+
+
+def _backend(args: argparse.Namespace, required: bool = True) -> tuple[str, str] | None:
+    """Flags win over DTMON_URL / DTMON_TOKEN; read here, at the entry point, and passed down."""
+    url, token = args.url or os.environ.get("DTMON_URL"), args.token or os.environ.get("DTMON_TOKEN")
+    if url and token:
+        return url, token
+    if required:
+        raise SystemExit("error: give --url and --token (or set DTMON_URL and DTMON_TOKEN)")
+    return None
+
+
+def _on_signals(stop: threading.Event) -> None:
+    """SIGINT and SIGTERM both mean 'finish cleanly'."""
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+
+
+# -- agent -----------------------------------------------------------------------------
+def _add_agent(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("agent", help="report this host's hardware and load to the backend",
+                                   description="Registers this host, then sends a heartbeat every interval. "
+                                   "While the backend is down, samples are buffered (oldest dropped first).")
+    _backend_flags(parser)
+    parser.add_argument("--interval", type=float, default=5.0, help="seconds between heartbeats (default 5)")
+    parser.add_argument("--worker-id", help="id on the dashboard (default: the host name)")
+    parser.add_argument("--buffer", type=int, default=10_000, help="events kept while the backend is down")
+    parser.add_argument("--no-browser-probe", action="store_true", help="skip the WebGPU/WebNN browser probe")
+    parser.set_defaults(func=run_agent)
+
+
+def run_agent(args: argparse.Namespace) -> int:
+    from backend.sources.agent import HostAgent
+    from backend.sources.client import MonitoringClient
+    from backend.sources.hardware import detect_cached
+
+    url, token = _backend(args)
+    client = MonitoringClient(url, token, buffer_size=args.buffer)
+    agent = HostAgent(client, detect_cached(not args.no_browser_probe), worker_id=args.worker_id,
+                      interval_s=args.interval)
+    stop = threading.Event()
+    _on_signals(stop)
+    print(f"dtmon agent: reporting {agent.worker_id} ({', '.join(agent.report.hardware)}) to {client.base_url}",
+          flush=True)
+    agent.run(stop)
+    print(f"dtmon agent: stopped; {client.sent} events sent, {client.dropped} dropped, "
+          f"{client.pending} undelivered", flush=True)
+    return 0
+
+
+# -- run-tests -------------------------------------------------------------------------
+def _add_run_tests(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("run-tests", help="run a pytest suite as Dask tasks, one per test",
+                                   description="Collects pytest node ids and runs each as an annotated Dask task "
+                                   "on the cluster. Exit code 0 when all passed, 1 on failures, 2 on usage errors.")
+    parser.add_argument("paths", nargs="+", help="test files or directories, as given to pytest")
+    parser.add_argument("--scheduler", default=os.environ.get("DASK_SCHEDULER_ADDRESS"),
+                        help="Dask scheduler address, e.g. tcp://10.0.0.5:8786 (default $DASK_SCHEDULER_ADDRESS)")
+    parser.add_argument("--hardware", action="append", default=[], help=f"required hardware ({HARDWARE_HELP})")
+    parser.add_argument("--priority", type=int, default=0, help="higher runs first (default 0)")
+    parser.add_argument("--type", choices=("test", "benchmark"), default="test")
+    parser.add_argument("--timeout", type=float, default=300.0, help="seconds per test before it is killed")
+    parser.add_argument("--pytest-args", default="", help="extra pytest arguments, e.g. \"-k 'not slow'\"")
+    _backend_flags(parser, required=False)
+    parser.set_defaults(func=run_tests_command)
+
+
+def run_tests_command(args: argparse.Namespace, out: Callable[[str], None] = print) -> int:
+    from distributed import Client
+
+    from backend.sources import run_tests
+
+    if not args.scheduler:
+        out("error: give --scheduler (or set DASK_SCHEDULER_ADDRESS)")
+        return 2
+    options = run_tests.RunOptions(paths=args.paths, hardware=[h.lower() for h in args.hardware],
+                                   priority=args.priority, type=args.type, timeout_s=args.timeout,
+                                   pytest_args=shlex.split(args.pytest_args))
+    with Client(args.scheduler, timeout="30s") as client:
+        _ensure_plugin(client, _backend(args, required=False))
+        missing = run_tests.missing_hardware(client, options.hardware)
+        if missing:
+            out(f"error: no connected worker offers {', '.join(missing)} (start workers with the dtmon preload "
+                "or --resources)")
+            return 2
+        try:
+            summary = run_tests.run(client, options, on_result=lambda o: out(f"{o.status.upper():9} {o.node_id}"))
+        except run_tests.CollectionError as exc:
+            out(f"error: pytest could not collect the tests:\n{exc}")
+            return 2
+    out(summary.text())
+    return summary.exit_code
+
+
+def _ensure_plugin(client: object, backend: tuple[str, str] | None) -> None:
+    """With --url/--token, installs the dashboard plugin on schedulers started without the preload."""
+    if backend is None:
+        return
+    from backend.sources.dask_plugin import DtmonSchedulerPlugin
+    from backend.sources.dask_worker import DtmonWorkerPlugin
+
+    if not client.run_on_scheduler(lambda dask_scheduler: DtmonSchedulerPlugin.name in dask_scheduler.plugins):
+        client.register_plugin(DtmonSchedulerPlugin(*backend), name=DtmonSchedulerPlugin.name)
+        client.register_plugin(DtmonWorkerPlugin())
+
+
+# -- demo ------------------------------------------------------------------------------
+def _add_demo(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("demo", help="run the bundled example suite on a local Dask cluster",
+                                   description="Starts a local Dask cluster reporting to the backend and runs the "
+                                   "bundled tests and benchmarks (some fail, for real reasons) until Ctrl-C.")
+    _backend_flags(parser)
+    parser.add_argument("--workers", type=int, default=3, help="local Dask workers (default 3)")
+    parser.add_argument("--pause", type=float, default=15.0, help="seconds between rounds (default 15)")
+    parser.set_defaults(func=run_demo)
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    from backend.sources.demo import DemoRunner
+
+    url, token = _backend(args)
+    runner = DemoRunner(url, token, workers=args.workers, pause_s=args.pause)
+    stop = threading.Event()
+    _on_signals(stop)
+    runner.start()
+    print(f"dtmon demo: {args.workers} workers reporting to {url}; Ctrl-C to stop", flush=True)
+    while runner.running and not stop.wait(1.0):
+        pass
+    runner.stop()
+    print(f"dtmon demo: stopped after {runner.rounds} round(s){'; ' + runner.error if runner.error else ''}")
+    return 1 if runner.error else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Stand-alone entry (`python -m backend.sources.commands ...`) until backend/cli.py wires these in."""
+    parser = argparse.ArgumentParser(prog="python -m backend.sources.commands")
+    register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

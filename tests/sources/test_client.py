@@ -1,0 +1,120 @@
+"""MonitoringClient and its buffer: bounds, batching, retry, rejection handling, never blocking."""
+
+from __future__ import annotations
+
+import threading
+
+from backend.sources.buffer import EventBuffer
+from backend.sources.client import MonitoringClient, clip_name, normalise_base_url
+
+
+def fast_client(url: str, **options) -> MonitoringClient:
+    defaults = dict(linger_s=0.01, backoff_base_s=0.05, backoff_max_s=0.2)
+    return MonitoringClient(url, "token", **{**defaults, **options})
+
+
+def test_buffer_drops_oldest_and_counts():
+    buffer = EventBuffer(3)
+    for i in range(5):
+        buffer.put({"i": i})
+    assert [e["i"] for _, e in buffer.peek(10)] == [2, 3, 4]
+    assert buffer.dropped == 2
+
+
+def test_buffer_ack_survives_evictions_during_a_send():
+    buffer = EventBuffer(3)
+    for i in range(3):
+        buffer.put({"i": i})
+    in_flight = buffer.peek(3)
+    buffer.put({"i": 3})  # evicts event 0 while the batch is in flight
+    buffer.ack(in_flight[-1][0])
+    assert [e["i"] for _, e in buffer.peek(10)] == [3]
+
+
+def test_base_url_accepts_api_suffix():
+    assert normalise_base_url("http://h:8050/api/") == "http://h:8050"
+
+
+def test_long_ids_are_clipped_but_stay_distinct():
+    a, b = clip_name("x" * 300 + "a"), clip_name("x" * 300 + "b")
+    assert len(a) <= 256 and len(b) <= 256 and a != b
+
+
+def test_events_arrive_in_batches_with_bearer_token(make_receiver):
+    receiver = make_receiver()
+    client = fast_client(receiver.url, batch_size=50)
+    for i in range(120):
+        client.worker_heartbeat("w1", cpu_percent=float(i % 100))
+    assert client.close(10)
+    assert [e["cpu_percent"] for e in receiver.events] == [float(i % 100) for i in range(120)]
+    assert receiver.requests >= 3  # 120 events cannot fit one 50-event batch
+
+
+def test_outage_is_retried_until_delivered(make_receiver):
+    refusals = {"left": 4}
+
+    def flaky(events):
+        if refusals["left"]:
+            refusals["left"] -= 1
+            return 503, {"detail": "starting"}
+        return 200, {"accepted": len(events)}
+
+    receiver = make_receiver(flaky)
+    client = fast_client(receiver.url)
+    client.worker_offline("w1")
+    assert client.close(10)
+    assert receiver.kinds() == ["worker_offline"] and receiver.requests == 5
+
+
+def test_validation_error_drops_only_the_named_event(make_receiver):
+    def reject_negative(events):
+        bad = [i for i, e in enumerate(events) if e.get("cpu_percent", 0) < 0]
+        if bad:
+            return 422, {"detail": "cpu_percent", "extra": {"index": bad[0], "field": "cpu_percent"}}
+        return 200, {"accepted": len(events)}
+
+    receiver = make_receiver(reject_negative)
+    client = fast_client(receiver.url)
+    for cpu in (1.0, -5.0, 2.0):
+        client.worker_heartbeat("w1", cpu_percent=cpu)
+    assert client.close(10)
+    assert [e["cpu_percent"] for e in receiver.events] == [1.0, 2.0]
+    assert client.rejected == 1
+
+
+def test_too_large_batches_are_split(make_receiver):
+    receiver = make_receiver(lambda events: (413, {}) if len(events) > 10 else (200, {"accepted": len(events)}))
+    client = fast_client(receiver.url, batch_size=100)
+    for i in range(40):
+        client.task_submitted(f"t{i}")
+    assert client.close(10)
+    assert [e["task_id"] for e in receiver.events] == [f"t{i}" for i in range(40)]
+
+
+def test_reporting_never_waits_for_a_stuck_backend(make_receiver):
+    release = threading.Event()
+
+    def stuck(events):
+        release.wait(30)
+        return 200, {"accepted": len(events)}
+
+    receiver = make_receiver(stuck)
+    client = fast_client(receiver.url, buffer_size=100)
+    client.worker_heartbeat("w1")
+    for i in range(1000):  # the sender is blocked inside a request the whole time
+        client.worker_heartbeat("w1", cpu_percent=float(i % 100))
+    queued, dropped = client.pending, client.dropped
+    release.set()
+    client.close(10)
+    assert queued <= 100 and dropped >= 900
+
+
+def test_unreachable_backend_keeps_events_for_later(make_receiver):
+    receiver = make_receiver()
+    url = receiver.url
+    receiver.close()
+    client = fast_client(url, buffer_size=5)
+    for i in range(8):
+        client.worker_heartbeat("w1", cpu_percent=float(i))
+    assert not client.close(0.3)
+    assert client.pending == 5 and client.dropped == 3 and client.last_error
