@@ -31,7 +31,6 @@ class Maintenance:
         self.store, self.settings, self.hub, self.ingest = store, settings, hub, ingest
         self.stop = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
-        self._rolled_until = time.time()
 
     async def tick(self) -> None:
         await self.store.write(mark_stale(time.time(), self.settings.offline_after))
@@ -40,9 +39,7 @@ class Maintenance:
     async def roll(self) -> None:
         """Roll up what arrived since the last pass (late samples re-roll their old buckets)."""
         now = time.time()
-        since = min(self._rolled_until, self.ingest.take_dirty_since() or now) - 60
-        await self.store.write(rollup.rollup(since, now))
-        self._rolled_until = now
+        await self.store.write(rollup.rollup(now, self.ingest.take_dirty_since()))
         s = self.settings
         await self.store.write(rollup.prune(now, s.raw_retention, s.minute_retention, s.hour_retention,
                                             s.task_retention))

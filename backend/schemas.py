@@ -79,7 +79,7 @@ AnyEvent = Union[WorkerRegister, WorkerHeartbeat, WorkerOffline, TaskSubmitted, 
 
 class IngestBatch(msgspec.Struct):
     events: Annotated[list[AnyEvent], msgspec.Meta(max_length=100_000)]
-    id: str | None = None
+    id: str | int | None = None
 
 
 class IngestResult(msgspec.Struct):

@@ -26,7 +26,6 @@ DATASETS = {
     "samples_minute": ("worker_samples_minute", "bucket"),
     "samples_hour": ("worker_samples_hour", "bucket"),
 }
-_ORDER = {"workers": "worker_id", "tasks": "task_id", "worker_samples": "ts, worker_id"}
 
 
 class _Sink(io.RawIOBase):
@@ -77,8 +76,8 @@ def export_query(cursor: duckdb.DuckDBPyConnection, dataset: str, fmt: str,
         conditions.append(f"{time_column} < $end")
         params["end"] = ts(end)
     where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
-    order = _ORDER.get(table, "bucket, worker_id")
-    return f"SELECT {columns} FROM {table} {where} ORDER BY {order}", params
+    # No ORDER BY: sorting would hold the whole result in memory; rows come in insertion (time) order.
+    return f"SELECT {columns} FROM {table} {where}", params
 
 
 def encode_batches(reader: pa.RecordBatchReader, fmt: str) -> Iterator[bytes]:

@@ -6,6 +6,8 @@ from collections.abc import Callable
 
 import duckdb
 
+from storage.queries import ts
+
 MINUTE_FROM_RAW = """
 INSERT INTO worker_samples_minute
 SELECT time_bucket(INTERVAL 1 MINUTE, ts) AS bucket, worker_id, count(*), avg(cpu_percent), max(cpu_percent),
@@ -24,27 +26,25 @@ def _floor(epoch: float, step: int) -> float:
     return epoch - epoch % step
 
 
-def rollup(since: float, until: float) -> Callable[[duckdb.DuckDBPyConnection], None]:
-    """Rebuild the minute and hour buckets touched by samples in [since, until)."""
-    minute_from, hour_from = _floor(since, 60), _floor(since, 3600)
-    minute_to, hour_to = _floor(until, 60) + 60, _floor(until, 3600) + 3600
+def rollup(until: float, late_since: float | None = None) -> Callable[[duckdb.DuckDBPyConnection], None]:
+    """Rebuild the buckets from where the last pass stopped (kept in the database, so a restart
+    resumes), or from `late_since` when older samples arrived late, up to `until`."""
 
     def write(con: duckdb.DuckDBPyConnection) -> None:
-        _rebuild(con, "worker_samples_minute", MINUTE_FROM_RAW, minute_from, minute_to)
-        _rebuild(con, "worker_samples_hour", HOUR_FROM_MINUTE, hour_from, hour_to)
+        done = con.execute("SELECT epoch(done_until) FROM rollup_state WHERE tier = 'samples'").fetchone()
+        first = con.execute("SELECT epoch(min(ts)) FROM worker_samples").fetchone()[0]
+        since = min(x for x in (done[0] if done else first, late_since, until) if x is not None) - 60
+        _rebuild(con, "worker_samples_minute", MINUTE_FROM_RAW, _floor(since, 60), _floor(until, 60) + 60)
+        _rebuild(con, "worker_samples_hour", HOUR_FROM_MINUTE, _floor(since, 3600), _floor(until, 3600) + 3600)
+        con.execute("INSERT OR REPLACE INTO rollup_state VALUES ('samples', $until)", {"until": ts(until)})
 
     return write
 
 
 def _rebuild(con: duckdb.DuckDBPyConnection, table: str, insert: str, since: float, until: float) -> None:
-    bounds = {"since": _ts(since), "until": _ts(until)}
+    bounds = {"since": ts(since), "until": ts(until)}
     con.execute(f"DELETE FROM {table} WHERE bucket >= $since AND bucket < $until", bounds)
     con.execute(insert, bounds)
-
-
-def _ts(epoch: float) -> object:
-    from datetime import datetime, timezone
-    return datetime.fromtimestamp(epoch, tz=timezone.utc).replace(tzinfo=None)
 
 
 def prune(now: float, raw_s: float, minute_s: float, hour_s: float,
@@ -61,7 +61,7 @@ def prune(now: float, raw_s: float, minute_s: float, hour_s: float,
     }
 
     def write(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
-        return {table: con.execute(sql, {"cut": _ts(now - keep)}).fetchone()[0]
+        return {table: con.execute(sql, {"cut": ts(now - keep)}).fetchone()[0]
                 for table, (sql, keep) in statements.items()}
 
     return write

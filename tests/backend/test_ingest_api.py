@@ -1,0 +1,97 @@
+"""POST /api/ingest and /api/ws/ingest: every kind lands, bad batches are refused whole."""
+
+import time
+
+import pytest
+
+from support import bearer
+
+ALL_KINDS = [
+    {"kind": "worker_register", "worker_id": "w1", "hostname": "box", "hardware": ["cpu", "cuda"],
+     "capabilities": {"cuda_version": "12.4"}},
+    {"kind": "worker_heartbeat", "worker_id": "w1", "cpu_percent": 33.5, "memory_used_gb": 3, "memory_total_gb": 12,
+     "gpus": [{"name": "A100", "memory_used_gb": 1, "memory_total_gb": 40, "utilization": 50}], "rtt_ms": 1.5,
+     "running_tasks": 1},
+    {"kind": "task_submitted", "task_id": "t1", "type": "benchmark", "priority": 7, "requirements": ["CUDA"]},
+    {"kind": "task_started", "task_id": "t1", "worker_id": "w1"},
+    {"kind": "task_finished", "task_id": "t1", "worker_id": "w1", "status": "timed_out", "error": "timeout after 30 s",
+     "duration_s": 30},
+    {"kind": "link", "source": "w1", "target": "w2", "rtt_ms": 0.4, "bandwidth_bps": 1e9},
+    {"kind": "worker_offline", "worker_id": "w2", "ts": "2026-01-01T00:00:00Z"},
+]
+
+
+def post(client, events, token=None):
+    return client.post("/api/ingest", json={"events": events}, headers=bearer(token or client.ingest_token))
+
+
+def read(client, path, **params):
+    return client.get(path, params=params, headers=bearer(client.user_token))
+
+
+def test_every_kind_is_visible(client):
+    assert post(client, ALL_KINDS).json() == {"accepted": 7}
+    worker = read(client, "/api/monitoring/workers/w1").json()["worker"]
+    assert worker["capabilities"] == {"cuda_version": "12.4"}
+    assert worker["gpus"][0]["name"] == "A100"
+    assert worker["memory_percent"] == 25.0 and worker["rtt_ms"] == 1.5
+    task = read(client, "/api/monitoring/tasks/t1").json()["task"]
+    assert (task["status"], task["type"], task["priority"], task["requirements"]) == ("timed_out", "benchmark", 7, ["cuda"])
+    assert read(client, "/api/monitoring/tasks", status="failed").headers["x-total-count"] == "1"
+    w2 = read(client, "/api/monitoring/workers/w2").json()["worker"]
+    assert w2["status"] == "offline"
+    links = read(client, "/api/monitoring/network").json()["links"]
+    assert {"source": "w1", "target": "w2"}.items() <= next(l for l in links if l["source"] == "w1").items()
+
+
+@pytest.mark.parametrize("event, field", [
+    ({"kind": "worker_heartbeat", "worker_id": "w9", "cpu_percent": "high"}, "cpu_percent"),
+    ({"kind": "worker_heartbeat", "worker_id": "w9", "cpu_percent": 101}, "cpu_percent"),
+    ({"kind": "task_started", "task_id": "t9"}, "worker_id"),
+    ({"kind": "task_finished", "task_id": "t9", "status": "exploded"}, "status"),
+    ({"kind": "teleport"}, "kind"),
+    ({"kind": "link", "source": "a", "target": "b", "ts": "yesterday"}, "ts"),
+    ({"kind": "worker_register", "worker_id": ""}, "worker_id"),
+])
+def test_bad_event_rejects_the_whole_batch(client, event, field):
+    good = {"kind": "worker_heartbeat", "worker_id": "w-good", "cpu_percent": 5}
+    response = post(client, [good, good | {"ts": time.time() - 1}, event])
+    assert response.status_code == 422
+    body = response.json()
+    assert body["extra"] == {"index": 2, "field": field}
+    assert f"events[2].{field}" in body["detail"]
+    assert read(client, "/api/monitoring/workers").json() == []
+
+
+def test_malformed_json_and_oversized_body(client, settings):
+    response = client.post("/api/ingest", content=b"{not json", headers=bearer(client.ingest_token))
+    assert response.status_code == 422 and "not valid JSON" in response.json()["detail"]
+    huge = b'{"events": [' + b" " * (settings.max_body_bytes + 10) + b"]}"
+    assert client.post("/api/ingest", content=huge, headers=bearer(client.ingest_token)).status_code == 413
+
+
+def test_duplicates_are_idempotent_and_unknown_workers_register(client):
+    finish = {"kind": "task_finished", "task_id": "t1", "worker_id": "w7", "status": "completed", "ts": 1_790_000_000}
+    post(client, [finish])
+    post(client, [finish, finish | {"status": "failed", "ts": 1_790_000_005}])
+    task = read(client, "/api/monitoring/tasks/t1").json()
+    assert task["task"]["status"] == "completed"
+    assert [e["kind"] for e in task["events"]] == ["task_finished", "task_finished"]  # the exact repeat dropped
+    worker = read(client, "/api/monitoring/workers/w7").json()["worker"]
+    assert worker["tasks_completed"] == 1 and worker["tasks_failed"] == 0
+
+
+def test_ws_ingest_acks_each_batch(client):
+    with client.websocket_connect(f"/api/ws/ingest?token={client.ingest_token}") as ws:
+        ws.send_json({"id": "b1", "events": [{"kind": "worker_heartbeat", "worker_id": "s1", "cpu_percent": 1}]})
+        assert ws.receive_json(timeout=10) == {"type": "ack", "id": "b1", "accepted": 1}
+        ws.send_json({"id": "b2", "events": [{"kind": "worker_heartbeat", "worker_id": "s1", "cpu_percent": -1}]})
+        error = ws.receive_json(timeout=10)
+        assert (error["type"], error["id"], error["index"], error["field"]) == ("error", "b2", 0, "cpu_percent")
+
+
+def test_ws_ingest_first_message_auth(client):
+    with client.websocket_connect("/api/ws/ingest") as ws:
+        ws.send_json({"type": "auth", "token": client.ingest_token})
+        ws.send_json({"id": 3, "events": []})
+        assert ws.receive_json(timeout=10) == {"type": "ack", "id": 3, "accepted": 0}

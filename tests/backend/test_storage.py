@@ -1,0 +1,125 @@
+"""Storage on a real DuckDB file: writer, group commit, rollups, retention, reopen."""
+
+import asyncio
+import threading
+import time
+
+import duckdb
+import pytest
+
+from backend.ingest import IngestService, decode_batch
+from backend.settings import Settings
+from storage import rollup, timeseries
+from storage.store import DatabaseLockedError, Store
+
+
+@pytest.fixture
+def store(tmp_path):
+    opened = Store(str(tmp_path / "s.duckdb")).open()
+    yield opened
+    opened.close()
+
+
+def ingest(store, events, settings=None):
+    service = IngestService(store, settings or Settings())
+    batch = decode_batch(__import__("json").dumps({"events": events}).encode())
+    return asyncio.run(service.ingest(batch))
+
+
+def test_round_trip_survives_reopen(tmp_path):
+    path = str(tmp_path / "s.duckdb")
+    store = Store(path).open()
+    ingest(store, [{"kind": "worker_register", "worker_id": "w1", "hostname": "h", "hardware": ["CPU", "WebGPU", "npu-x"]}])
+    store.close()
+    reopened = Store(path).open()
+    row = reopened.read_sync(lambda c: c.execute("SELECT hostname, hardware FROM workers").fetchone())
+    reopened.close()
+    assert row == ("h", ["cpu", "npu-x", "webgpu"])  # lower-cased, unknown names kept
+
+
+def test_failing_write_does_not_sink_its_group(store):
+    def good(n):
+        return lambda con: con.execute("INSERT INTO link_samples VALUES (now()::TIMESTAMP, $s, 'x', 1, 1)", {"s": n})
+
+    def bad(con):
+        con.execute("INSERT INTO no_such_table VALUES (1)")
+
+    futures = [store.submit(good("a")), store.submit(bad), store.submit(good("b"))]
+    assert futures[0].result() is not None and futures[2].result() is not None
+    with pytest.raises(duckdb.CatalogException):
+        futures[1].result()
+    assert store.read_sync(lambda c: c.execute("SELECT count(*) FROM link_samples").fetchone()[0]) == 2
+
+
+def test_concurrent_readers_and_writer(store):
+    errors = []
+
+    def reader():
+        try:
+            for _ in range(50):
+                store.read_sync(lambda c: c.execute("SELECT count(*) FROM worker_samples").fetchone())
+        except Exception as exc:  # pragma: no cover - the assertion below reports it
+            errors.append(exc)
+
+    threads = [threading.Thread(target=reader) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for i in range(20):
+        ingest(store, [{"kind": "worker_heartbeat", "worker_id": f"w{i}", "cpu_percent": i}])
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert store.read_sync(lambda c: c.execute("SELECT count(*) FROM workers").fetchone()[0]) == 20
+
+
+def test_second_process_is_told_who_holds_the_file(tmp_path):
+    import subprocess
+    import sys
+    path = str(tmp_path / "s.duckdb")
+    holder = Store(path).open()
+    try:
+        code = f"from storage.store import Store\nStore({path!r}).open()"
+        result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=".")
+        assert result.returncode != 0
+        assert "held by another process" in result.stderr
+    finally:
+        holder.close()
+    assert DatabaseLockedError.__doc__
+
+
+def test_rollups_give_exact_buckets_and_late_samples_reroll(store):
+    base = 1_790_000_000 - 1_790_000_000 % 3600  # an hour boundary
+    events = [{"kind": "worker_heartbeat", "worker_id": w, "cpu_percent": cpu, "memory_used_gb": 1,
+               "memory_total_gb": 4, "ts": base + offset}
+              for w, cpu, offset in [("a", 10, 5), ("a", 30, 35), ("b", 50, 65), ("b", 70, 3605)]]
+    ingest(store, events)
+    store.write_sync(rollup.rollup(base + 7200))
+    minutes = store.read_sync(lambda c: c.execute(
+        "SELECT epoch(bucket) - $b, worker_id, samples, cpu_avg, cpu_max FROM worker_samples_minute ORDER BY 1, 2",
+        {"b": base}).fetchall())
+    assert minutes == [(0, "a", 2, 20.0, 30.0), (60, "b", 1, 50.0, 50.0), (3600, "b", 1, 70.0, 70.0)]
+    result = store.read_sync(lambda c: timeseries.resources(c, base, base + 7200, tier="hour"))
+    assert [(p["cpu_avg"], p["cpu_max"], p["workers"]) for p in result["points"]] == [(30.0, 50.0, 2), (70.0, 70.0, 1)]
+    ingest(store, [{"kind": "worker_heartbeat", "worker_id": "a", "cpu_percent": 90, "ts": base + 10}])
+    store.write_sync(rollup.rollup(base + 7200, late_since=base + 10))
+    first = store.read_sync(lambda c: c.execute(
+        "SELECT samples, cpu_max FROM worker_samples_minute WHERE worker_id = 'a'").fetchone())
+    assert first == (3, 90.0)
+
+
+def test_retention_prunes_each_tier(store):
+    now = time.time()
+    old, recent = now - 3 * 86400, now - 60
+    ingest(store, [{"kind": "worker_heartbeat", "worker_id": "a", "cpu_percent": 1, "ts": t} for t in (old, recent)])
+    store.write_sync(rollup.rollup(now))
+    deleted = store.write_sync(rollup.prune(now, raw_s=48 * 3600, minute_s=30 * 86400, hour_s=365 * 86400,
+                                            task_s=30 * 86400))
+    assert deleted["worker_samples"] == 1
+    assert deleted["worker_samples_minute"] == 0
+    assert store.read_sync(lambda c: c.execute("SELECT count(*) FROM worker_samples").fetchone()[0]) == 1
+
+
+def test_tier_choice_by_span():
+    assert timeseries.choose_tier(3600) == ("raw", 30)
+    assert timeseries.choose_tier(86400)[0] == "minute"
+    assert timeseries.choose_tier(30 * 86400)[0] == "hour"
