@@ -1,0 +1,96 @@
+"""A real LocalCluster with the scheduler plugin and worker preload, reporting to a real backend."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import dask
+import pytest
+from distributed import Client, LocalCluster, wait
+
+from backend.sources.dask_plugin import DtmonSchedulerPlugin
+
+GATE = threading.Event()
+
+
+def nap(seconds: float) -> float:
+    time.sleep(seconds)
+    return seconds
+
+
+def divide(a: float, b: float) -> float:
+    return a / b
+
+
+def wait_for_gate() -> str:
+    GATE.wait(60)
+    return "opened"
+
+
+@pytest.fixture
+def cluster_with_plugin(live_backend):
+    plugin = DtmonSchedulerPlugin(live_backend.url, live_backend.ingest_token, interval_s=0.3, worker_prefix="w-")
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None,
+                      preload=["backend.sources.dask_worker"], preload_argv=["--no-dtmon-browser-probe"],
+                      heartbeat_interval="200ms") as cluster, Client(cluster) as client:
+        client.register_plugin(plugin, name=plugin.name)
+        yield cluster, client
+
+
+def workers_by_id(backend) -> dict[str, dict]:
+    return {w["id"]: w for w in backend.get("/api/monitoring/workers", limit=100).json()}
+
+
+def task(backend, task_id: str) -> dict:
+    response = backend.get(f"/api/monitoring/tasks/{task_id}")
+    return response.json()["task"] if response.status_code == 200 else {}
+
+
+def test_workers_appear_with_hardware_and_rtt(live_backend, cluster_with_plugin, helpers):
+    workers = helpers.eventually(lambda: (w := workers_by_id(live_backend)) and
+                                 all(x["rtt_ms"] is not None for x in w.values()) and w)
+    assert sorted(workers) == ["w-000", "w-001"]
+    for worker in workers.values():
+        assert worker["status"] in ("active", "busy") and worker["hardware"] == ["cpu"]
+        assert worker["memory_total"] > 0
+    detail = live_backend.get("/api/monitoring/workers/w-000").json()["worker"]
+    assert detail["capabilities"]["hardware"]["cpu"]["available"] is True
+    network = live_backend.get("/api/monitoring/network").json()
+    assert {"coordinator", "w-000", "w-001"} <= {node["id"] for node in network["nodes"]}
+
+
+def test_tasks_report_status_worker_duration_and_error(live_backend, cluster_with_plugin, helpers):
+    cluster, client = cluster_with_plugin
+    with dask.annotate(type="test", priority=7):
+        passing = client.submit(nap, 0.3, key="nap-0.3")
+        failing = client.submit(divide, 1, 0, key="divide-by-zero")
+    with dask.annotate(type="benchmark"):
+        gated = client.submit(wait_for_gate, key="gated", pure=False)
+    wait([passing, failing])
+    running = helpers.eventually(lambda: task(live_backend, "gated").get("status") == "running" and
+                                 task(live_backend, "gated"))
+    assert running["worker_id"] in ("w-000", "w-001") and running["type"] == "benchmark"
+    GATE.set()
+    assert gated.result(timeout=30) == "opened"
+    done = helpers.eventually(lambda: task(live_backend, "nap-0.3").get("status") == "completed" and
+                              task(live_backend, "nap-0.3"))
+    assert done["type"] == "test" and done["priority"] == 7 and done["worker_id"] in ("w-000", "w-001")
+    assert done["duration"] >= 0.3
+    failed = helpers.eventually(lambda: task(live_backend, "divide-by-zero").get("status") == "failed" and
+                                task(live_backend, "divide-by-zero"))
+    assert "ZeroDivisionError" in failed["error"] and failed["worker_id"] in ("w-000", "w-001")
+
+
+def test_scaling_shows_workers_joining_and_leaving(live_backend, cluster_with_plugin, helpers):
+    cluster, client = cluster_with_plugin
+    helpers.eventually(lambda: len(workers_by_id(live_backend)) == 2)
+    cluster.scale(3)
+    client.wait_for_workers(3, timeout=30)
+    helpers.eventually(lambda: sum(w["status"] != "offline" for w in workers_by_id(live_backend).values()) == 3)
+    cluster.scale(1)
+    workers = helpers.eventually(lambda: (w := workers_by_id(live_backend)) and
+                                 sum(x["status"] == "offline" for x in w.values()) == 2 and w)
+    assert len(workers) == 3
+    cluster_summary = live_backend.get("/api/monitoring/cluster").json()
+    assert cluster_summary["active_workers"] == 1 and cluster_summary["offline_workers"] == 2
