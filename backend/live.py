@@ -97,8 +97,8 @@ class Hub:
                                     "generated_at": iso(time.time())} | sections)
 
     async def full_message(self) -> bytes:
-        if self.latest is None:
-            await self.refresh()
+        """A fresh snapshot: a subscriber asking now must not get the previous tick's."""
+        await self.refresh()
         return self.encode(self.latest, full=True)
 
     def subscribe(self) -> Subscriber:

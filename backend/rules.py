@@ -17,6 +17,8 @@ def health(fleet: dict) -> dict:
     online, timed_out = fleet["online"], fleet["timed_out"]
     if online + timed_out == 0:
         return {"score": 0.0, "status": "unknown", "components": {}}
+    if online == 0:  # every worker went silent: nothing else matters
+        return {"score": 0.0, "status": "critical", "components": {"availability": 0.0}}
     parts = {
         "availability": online / (online + timed_out),
         "failure_rate": _ratio(fleet["recent_failed"], fleet["recent_finished"]),
