@@ -1,0 +1,142 @@
+"""Ingest throughput: POST /api/ingest with batches of 1,000 heartbeats vs a raw DuckDB Arrow append.
+
+Starts `python -m backend serve` on a free port with a fresh database, posts pre-encoded batches
+from several client threads for a fixed time, and reports sustained events/s (median of rounds).
+Then appends the same rows straight into a DuckDB table with Arrow, in the same run.
+Writes its section of docs/PERFORMANCE.md.
+
+    .venv/bin/python bench/ingest.py [--seconds 10] [--rounds 3] [--clients 4] [--workers 10000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import duckdb
+import httpx
+import msgspec
+import pyarrow as pa
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from bench.report import write_section  # noqa: E402
+from bench.fleet import heartbeat_batches  # noqa: E402
+
+PASSWORD = "bench-admin-password"
+
+
+def start_server(db: str, port: int) -> subprocess.Popen:
+    env = os.environ | {"DTMON_ADMIN_PASSWORD": PASSWORD, "DTMON_LOG_LEVEL": "WARNING"}
+    process = subprocess.Popen([sys.executable, "-m", "backend", "serve", "--db", db, "--port", str(port)],
+                               cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(300):
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/api/health").status_code == 200:
+                return process
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise SystemExit("the backend did not start")
+
+
+def ingest_token(base: str) -> str:
+    admin = httpx.post(f"{base}/api/auth/login", json={"username": "admin", "password": PASSWORD}).json()["token"]
+    created = httpx.post(f"{base}/api/auth/tokens", json={"role": "ingest", "name": "bench"},
+                         headers={"Authorization": f"Bearer {admin}"})
+    return created.json()["token"]
+
+
+def post_for(base: str, token: str, bodies: list[bytes], seconds: float, clients: int) -> float:
+    """Events/s acknowledged by the server over `seconds` with `clients` concurrent posters."""
+    sent = [0] * clients
+    stop_at = time.monotonic() + seconds
+
+    def run(slot: int) -> None:
+        with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}",
+                                                  "Content-Type": "application/json"}, timeout=60) as http:
+            i = slot
+            while time.monotonic() < stop_at:
+                response = http.post("/api/ingest", content=bodies[i % len(bodies)])
+                response.raise_for_status()
+                sent[slot] += response.json()["accepted"]
+                i += clients
+
+    started = time.monotonic()
+    threads = [threading.Thread(target=run, args=(slot,)) for slot in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return sum(sent) / (time.monotonic() - started)
+
+
+def arrow_append_rate(rows: list[dict], repeats: int) -> float:
+    """Rows/s of a plain Arrow append into a DuckDB table shaped like worker_samples."""
+    table = pa.Table.from_pylist(rows)
+    with tempfile.TemporaryDirectory() as tmp:
+        con = duckdb.connect(f"{tmp}/raw.duckdb")
+        con.register("batch", table)
+        con.execute("CREATE TABLE samples AS SELECT * FROM batch LIMIT 0")
+        started = time.perf_counter()
+        for _ in range(repeats):
+            con.execute("INSERT INTO samples SELECT * FROM batch")
+        elapsed = time.perf_counter() - started
+        con.close()
+    return table.num_rows * repeats / elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--workers", type=int, default=10_000)
+    args = parser.parse_args()
+
+    batches = heartbeat_batches(args.workers, batch_size=1000, count=200)
+    bodies = [msgspec.json.encode({"events": batch}) for batch in batches]
+    with tempfile.TemporaryDirectory() as tmp:
+        from tests.support import free_port  # a free local port, as the tests pick one
+        port = free_port()
+        server = start_server(f"{tmp}/bench.duckdb", port)
+        try:
+            base = f"http://127.0.0.1:{port}"
+            token = ingest_token(base)
+            post_for(base, token, bodies[:4], 2, args.clients)  # warm-up
+            api = [post_for(base, token, bodies, args.seconds, args.clients) for _ in range(args.rounds)]
+        finally:
+            server.terminate()
+            server.wait(60)
+    print(f"API events/s per round: {[round(x) for x in api]}", flush=True)
+    flat = [{k: v for k, v in event.items() if k != "kind"} for batch in batches[:20] for event in batch]
+    raw = [arrow_append_rate(flat, 20) for _ in range(args.rounds)]
+    api_median, raw_median = statistics.median(api), statistics.median(raw)
+    lines = [
+        f"Run `{' '.join(['bench/ingest.py'] + sys.argv[1:])}` on {platform.processor() or platform.machine()}, "
+        f"{os.cpu_count()} cores, Python {platform.python_version()}, DuckDB {duckdb.__version__}; "
+        f"{args.clients} client threads on the same machine, batches of 1,000 heartbeats from "
+        f"{args.workers:,} simulated workers (bench/fleet.py), {args.rounds} rounds of {args.seconds:g} s.",
+        "",
+        "| path | median events/s | rounds |",
+        "|---|---|---|",
+        f"| `POST /api/ingest` (validate, commit, then 200) | {api_median:,.0f} | {', '.join(f'{x:,.0f}' for x in api)} |",
+        f"| raw DuckDB Arrow append (no HTTP, no validation, no upserts) | {raw_median:,.0f} | "
+        f"{', '.join(f'{x:,.0f}' for x in raw)} |",
+        "",
+        f"The API sustains {api_median / raw_median:.1%} of the raw append rate; target: at least 100,000 "
+        f"heartbeats/s → {'met' if api_median >= 100_000 else 'NOT met'}.",
+    ]
+    write_section("bench/ingest.py", "\n".join(lines))
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
