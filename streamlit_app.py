@@ -44,6 +44,18 @@ def embedded_backend(settings: Settings) -> tuple[list[Mount], Any]:
     return [Mount("/api", app=KeepApiPrefix(api))], lifespan
 
 
+def use_navigation_only() -> None:
+    """Stop Streamlit treating pages/ as an old-style page folder on the first session of a process."""
+    # With pages/ beside the router, the first session runs Streamlit's legacy folder mode and
+    # answers a deep link such as /monitoring with a "Page not found" dialog before
+    # st.navigation takes over; declaring up front that st.navigation routes avoids that.
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if hasattr(PagesManager, "uses_pages_directory"):
+        PagesManager.uses_pages_directory = False
+
+
+use_navigation_only()
 SETTINGS = Settings.from_env()
 API_ROUTES, API_LIFESPAN = embedded_backend(SETTINGS)
 

@@ -144,9 +144,10 @@ def open_page(page: Page, base_url: str, url_path: str) -> None:
 def sign_in(page: Page, base_url: str, username: str, password: str) -> None:
     """Fill the login form on the Overview URL and wait for the dashboard to draw."""
     open_page(page, base_url, "monitoring")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(password)
+    page.get_by_role("textbox", name="Username").fill(username)
+    page.get_by_role("textbox", name="Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Sign out").wait_for(timeout=30_000)
     page.get_by_role("heading", name="Cluster overview").wait_for(timeout=30_000)
     wait_for_app(page)
 
