@@ -28,7 +28,7 @@ class DemoRunner:
     """Start/stop handle for the demo; safe to call from any thread, one cluster at a time."""
 
     def __init__(self, url: str, token: str, workers: int = 3, pause_s: float = 15.0,
-                 test_timeout_s: float = 10.0) -> None:
+                 test_timeout_s: float = 30.0) -> None:
         self.url, self.token, self.workers = url, token, workers
         self.pause_s, self.test_timeout_s = pause_s, test_timeout_s
         self.started_at: float | None = None

@@ -14,7 +14,7 @@ from backend.sources import commands
 SUITE = Path(__file__).with_name("known_outcomes")
 # files are named outcome_*; confcutdir keeps the project's conftests out; faker's plugin costs ~1 s a process
 PYTEST_ARGS = f"-o python_files=outcome_*.py --confcutdir {SUITE} -p no:faker"
-TIMEOUT = 10  # generous: the machine is shared, and a pytest start-up can take seconds under load
+TIMEOUT = 20  # generous: the machine is shared, and a pytest start-up can take seconds under load
 
 
 @pytest.fixture
