@@ -6,7 +6,7 @@ import streamlit as st
 
 from ui import data, session
 from ui.fmt import number, priority_mark, status_mark
-from ui.tables import TASK_COLUMNS, count_caption, event_frame, task_frame
+from ui.tables import TASK_COLUMNS, coloured, count_caption, event_frame, task_frame
 
 STATUSES = ["all", "pending", "running", "completed", "failed"]
 SORTS = {"submitted": "Submitted", "priority": "Priority", "status": "Status", "duration": "Duration"}
@@ -69,7 +69,7 @@ if result.total == 0:
 
 pages = max(1, -(-result.total // params["limit"]))
 st.caption(count_caption(result.total, len(result.rows), page_number, pages, "tasks"))
-st.dataframe(task_frame(result.rows), hide_index=True, column_config=TASK_COLUMNS, key="tasks_table")
+st.dataframe(coloured(task_frame(result.rows), ["status"]), hide_index=True, column_config=TASK_COLUMNS, key="tasks_table")
 if pages > 1:
     st.number_input(f"Page (of {pages})", min_value=1, max_value=pages, key="tasks_page")
 chosen = st.selectbox("Open task", [None, *[row["id"] for row in result.rows]], key="tasks_open",

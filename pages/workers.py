@@ -7,7 +7,7 @@ import streamlit as st
 
 from ui import charts, data, session
 from ui.fmt import HARDWARE_LABELS, ago, hardware_label, health_mark, number, percent, status_mark
-from ui.tables import task_table
+from ui.tables import coloured, task_table
 
 SORTS = {"id": "ID", "hostname": "Hostname", "status": "Status", "health": "Health", "cpu": "CPU",
          "memory_percent": "Memory %", "tasks_completed": "Tasks completed",
@@ -116,7 +116,7 @@ if result.total == 0:
 
 pages = max(1, -(-result.total // params["limit"]))
 st.caption(f"{result.total:,} workers · showing {len(result.rows)} on page {page_number} of {pages}")
-st.dataframe(worker_frame(result.rows), hide_index=True, column_config=COLUMNS, key="workers_table")
+st.dataframe(coloured(worker_frame(result.rows), ["status", "health"]), hide_index=True, column_config=COLUMNS, key="workers_table")
 if pages > 1:
     st.number_input(f"Page (of {pages})", min_value=1, max_value=pages, key="workers_page")
 chosen = st.selectbox("Open worker", [None, *[row["id"] for row in result.rows]], key="workers_open",

@@ -13,10 +13,16 @@ HARDWARE_LABELS = {
 HEALTH_COLOURS = {
     "healthy": "#2e9e5b", "warning": "#e0a030", "critical": "#d64545", "unknown": "#8a8f98",
 }
-HEALTH_MARKS = {"healthy": "🟢", "warning": "🟠", "critical": "🔴", "unknown": "⚪"}
+# Plain geometric symbols render in every font (emoji do not on many Linux desktops).
+HEALTH_MARKS = {"healthy": "●", "warning": "▲", "critical": "■", "unknown": "○"}
 STATUS_MARKS = {
-    "active": "🟢", "busy": "🔵", "offline": "⚫", "pending": "⏳", "running": "▶️",
-    "completed": "✅", "failed": "❌", "timed_out": "⌛", "canceled": "🚫",
+    "active": "●", "busy": "◉", "offline": "○", "pending": "◌", "running": "▶",
+    "completed": "✓", "failed": "✗", "timed_out": "✗", "canceled": "✗",
+}
+STATUS_COLOURS = {
+    "active": "#2e9e5b", "busy": "#4c78a8", "offline": "#8a8f98", "pending": "#8a8f98",
+    "running": "#4c78a8", "completed": "#2e9e5b", "failed": "#d64545", "timed_out": "#e0a030",
+    "canceled": "#6f4e7c",
 }
 QUALITY_COLOURS = {"good": "#2e9e5b", "fair": "#e0a030", "poor": "#d64545", "unknown": "#8a8f98"}
 _MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
@@ -49,12 +55,19 @@ def priority_mark(priority: int | None) -> str:
     """Turn an integer priority into a visual urgency indicator (higher is more urgent)."""
     value = int(priority or 0)
     if value >= 8:
-        return f"🔴 {value} urgent"
+        return f"▲▲▲ {value} urgent"
     if value >= 4:
-        return f"🟠 {value} high"
+        return f"▲▲ {value} high"
     if value > 0:
-        return f"🟡 {value}"
-    return f"⚪ {value}"
+        return f"▲ {value}"
+    return f"· {value}"
+
+
+def mark_colour(text: object) -> str:
+    """CSS colour for a table cell holding a health or status mark, so tables read at a glance."""
+    word = str(text).split(" ", 1)[-1]
+    colour = HEALTH_COLOURS.get(word) or STATUS_COLOURS.get(word)
+    return f"color: {colour}" if colour else ""
 
 
 def percent(value: float | None) -> str:

@@ -135,10 +135,10 @@ def autorefresh_enabled() -> bool:
 def live_indicator(target: data.Backend, refresh: int) -> str:
     """'Live (WebSocket)' while the shared socket delivers, else how often we poll."""
     if target.live.is_live():
-        return "⚡ **Live (WebSocket)**"
+        return ":material/bolt: **Live (WebSocket)**"
     if refresh:
-        return f"🔄 **Polling every {refresh} s**"
-    return "⏸️ **Polling off** (refresh manually)"
+        return f":material/sync: **Polling every {refresh} s**"
+    return ":material/pause_circle: **Polling off** (refresh manually)"
 
 
 def last_update(target: data.Backend) -> str:
@@ -158,4 +158,4 @@ def alerts_banner(target: data.Backend) -> None:
         f"{escape_markdown(a.get('message', ''))} (since {ago(a.get('started_at'))})"
         for a in alerts[:5]
     ]
-    st.error("\n".join(lines), icon="🚨")
+    st.error("\n".join(lines), icon=":material/notifications_active:")

@@ -7,7 +7,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from ui.fmt import number, priority_mark, status_mark
+from ui.fmt import mark_colour, number, priority_mark, status_mark
 
 TASK_COLUMNS = {
     "priority": st.column_config.TextColumn("Priority", help="Higher is more urgent"),
@@ -30,7 +30,14 @@ def task_table(container: Any, rows: list[dict[str, Any]], empty_text: str, key:
     if not rows:
         container.caption(empty_text)
         return
-    container.dataframe(task_frame(rows), hide_index=True, column_config=TASK_COLUMNS, key=key)
+    container.dataframe(coloured(task_frame(rows), ["status"]), hide_index=True,
+                        column_config=TASK_COLUMNS, key=key)
+
+
+def coloured(frame: pd.DataFrame, columns: list[str]):
+    """Colour health and status words in the given columns (the text itself stays plain)."""
+    present = [c for c in columns if c in frame.columns]
+    return frame.style.map(mark_colour, subset=present) if present and len(frame) else frame
 
 
 def event_frame(events: list[dict[str, Any]]) -> pd.DataFrame:

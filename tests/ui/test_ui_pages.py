@@ -133,7 +133,7 @@ def test_sidebar_says_live_and_user_role_has_no_admin_controls(live_backend, mon
     assert [i.value for i in app.info][0].startswith("No workers have reported yet")
     assert not [b for b in app.button if b.label == "Start demo fleet"]
     indicator = app.sidebar.markdown[0].value
-    assert indicator in ("⚡ **Live (WebSocket)**", "🔄 **Polling every 5 s**")
+    assert indicator in (":material/bolt: **Live (WebSocket)**", ":material/sync: **Polling every 5 s**")
     admin = dashboard(monkeypatch, live_backend.url, live_backend.admin_token, "admin")
     admin.run()
     assert [b for b in admin.button if b.label == "Start demo fleet"]

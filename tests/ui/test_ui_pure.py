@@ -22,7 +22,7 @@ def test_trend_delta_colours_follow_fleet_status_not_arrow_direction():
 def test_labels_and_priority():
     assert hardware_label("cuda") == "CUDA" and hardware_label("OpenVINO") == "OpenVINO"
     assert hardware_label("tpu") == "tpu"
-    assert priority_mark(9).startswith("🔴") and priority_mark(0).startswith("⚪")
+    assert priority_mark(9) == "▲▲▲ 9 urgent" and priority_mark(0) == "· 0"
 
 
 def test_escape_markdown_neutralises_html_and_links():
