@@ -20,17 +20,19 @@ class EventBuffer:
         self._next_seq = 0
         self._dropped = 0
         self._lock = threading.Lock()
-        self._not_empty = threading.Condition(self._lock)
+        self._arrived = threading.Event()  # set on empty -> non-empty only: a Condition per put is too slow
 
     def put(self, event: Event) -> None:
         """Appends without ever blocking; evicts the oldest event when full."""
         with self._lock:
+            was_empty = not self._items
             if len(self._items) >= self.capacity:
                 self._items.popleft()
                 self._dropped += 1
             self._items.append((self._next_seq, event))
             self._next_seq += 1
-            self._not_empty.notify()
+        if was_empty:
+            self._arrived.set()
 
     def peek(self, limit: int) -> list[tuple[int, Event]]:
         """Returns the oldest (seq, event) pairs without removing them: they stay until acknowledged."""
@@ -50,15 +52,15 @@ class EventBuffer:
 
     def wait(self, timeout: float) -> bool:
         """Blocks the sender (never a producer) until an event arrives or timeout passes."""
-        with self._lock:
-            if not self._items:
-                self._not_empty.wait(timeout)
-            return bool(self._items)
+        if not self._items:
+            self._arrived.clear()
+            if not self._items:  # re-checked after clear(): a put in between has set the event again
+                self._arrived.wait(timeout)
+        return bool(self._items)
 
     def wake(self) -> None:
         """Lets a waiting sender re-check its stop flag at once."""
-        with self._lock:
-            self._not_empty.notify_all()
+        self._arrived.set()
 
     def __len__(self) -> int:
         with self._lock:

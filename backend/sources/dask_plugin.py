@@ -26,12 +26,13 @@ class DtmonSchedulerPlugin(SchedulerPlugin):
 
     def __init__(self, url: str, token: str, *, interval_s: float = 5.0, track: str = "all",
                  default_type: str = "dask", coordinator_id: str = "coordinator",
-                 worker_prefix: str = "", buffer_size: int = 100_000) -> None:
+                 worker_prefix: str = "", buffer_size: int = 100_000, batch_size: int = 2_000) -> None:
         if track not in TRACK_MODES:
             raise ValueError(f"track must be one of {TRACK_MODES}")
         self.url, self.token, self.interval_s = url, token, interval_s
         self.track, self.default_type, self.coordinator_id = track, default_type, coordinator_id
-        self.buffer_size, self.worker_prefix = buffer_size, worker_prefix
+        self.buffer_size, self.batch_size, self.worker_prefix = buffer_size, batch_size, worker_prefix
+        self._ids: dict[str, str] = {}
         self.client: MonitoringClient | None = None
         self._open: set[Any] = set()
         self._announced: dict[str, tuple[str, tuple[str, ...]]] = {}
@@ -40,14 +41,15 @@ class DtmonSchedulerPlugin(SchedulerPlugin):
     def __getstate__(self) -> dict[str, Any]:
         """Only configuration travels to the scheduler; threads and state are built in start()."""
         state = dict(self.__dict__)
-        state.update(client=None, _open=set(), _announced={}, _reported_drops=0)
+        state.update(client=None, _open=set(), _announced={}, _reported_drops=0, _ids={})
         state.pop("scheduler", None)
         state.pop("_callback", None)
         return state
 
     async def start(self, scheduler: Any) -> None:
         self.scheduler = scheduler
-        self.client = MonitoringClient(self.url, self.token, buffer_size=self.buffer_size)
+        self.client = MonitoringClient(self.url, self.token, buffer_size=self.buffer_size,
+                                       batch_size=self.batch_size)
         self.client.start()
         for address in list(scheduler.workers):
             self._announce(address)
@@ -87,9 +89,13 @@ class DtmonSchedulerPlugin(SchedulerPlugin):
                                     capabilities=self._capabilities(ws, info))
 
     def _worker_id(self, address: str) -> str:
-        """Works for workers that already left too (a failure can arrive after its worker died)."""
-        ws = self.scheduler.workers.get(address)
-        return names.worker_id(address, ws.name if ws is not None else None, self.worker_prefix)
+        """Cached per address (asked twice per task); works for workers that already left too."""
+        wid = self._ids.get(address)
+        if wid is None:
+            ws = self.scheduler.workers.get(address)
+            wid = self._ids[address] = names.worker_id(address, ws.name if ws is not None else None,
+                                                       self.worker_prefix)
+        return wid
 
     def _capabilities(self, ws: Any, info: dict) -> dict[str, Any]:
         return {"dask": {"address": ws.address, "nthreads": ws.nthreads, "memory_limit": ws.memory_limit,
