@@ -78,7 +78,8 @@ async def open_backend(state: State) -> None:
         store.open()
     state.auth = AuthService(store, settings)
     state.ingest = IngestService(store, settings)
-    state.hub = Hub(store, settings)
+    state.hub = Hub(store, settings, prepare=state.ingest.fold)
+    await state.ingest.recover()
     generated = state.auth.bootstrap_admin()
     if generated:
         announce_admin_password(generated)
@@ -88,6 +89,7 @@ async def open_backend(state: State) -> None:
 
 async def close_backend(state: State) -> None:
     await state.maintenance.close()
+    await state.ingest.fold()
     state.store.close()
 
 

@@ -33,6 +33,7 @@ class Maintenance:
         self._tasks: list[asyncio.Task] = []
 
     async def tick(self) -> None:
+        await self.ingest.fold()
         await self.store.write(mark_stale(time.time(), self.settings.offline_after))
         await self.hub.refresh()
 

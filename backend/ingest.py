@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import time
@@ -12,11 +13,12 @@ import msgspec
 
 from backend import schemas
 from backend.settings import Settings
-from storage.ingest import apply_events, to_arrow
+from storage.ingest import apply_events, fold_heartbeats, to_arrow, unfolded_samples
 from storage.store import Store
 
 PATH = re.compile(r"`\$\.events\[(\d+)\](?:\.([A-Za-z_]+))?")
 MISSING = re.compile(r"missing required field `([A-Za-z_]+)`")
+FOLD_AT_ROWS = 200_000  # bounds the memory held between folds
 DECODER = msgspec.json.Decoder(schemas.IngestBatch)
 
 
@@ -56,9 +58,9 @@ def _us(epoch: float) -> int:
     return int(round(epoch * 1_000_000))
 
 
-def rows_by_group(events: list[schemas.Event], received: float) -> dict[str, list[dict]]:
-    """Flatten events into rows per storage group; bad timestamps name their event."""
-    groups: dict[str, list[dict]] = defaultdict(list)
+def rows_by_group(events: list[schemas.Event], received: float) -> dict[str, list[tuple]]:
+    """Flatten events into row tuples per storage group; bad timestamps name their event."""
+    groups: dict[str, list[tuple]] = defaultdict(list)
     for index, event in enumerate(events):
         try:
             # events without ts keep their batch order, one microsecond apart
@@ -70,36 +72,31 @@ def rows_by_group(events: list[schemas.Event], received: float) -> dict[str, lis
     return groups
 
 
-def _row(event: schemas.Event, ts: int) -> tuple[str, dict]:
+def _row(event: schemas.Event, ts: int) -> tuple[str, tuple]:
+    """One row in the column order of storage.ingest.ARROW_SCHEMAS."""
     if isinstance(event, schemas.WorkerHeartbeat):
-        return "worker_heartbeat", {
-            "ts": ts, "worker_id": event.worker_id, "cpu_percent": event.cpu_percent,
-            "memory_used_gb": event.memory_used_gb, "memory_total_gb": event.memory_total_gb,
-            "memory_percent": _percent(event.memory_used_gb, event.memory_total_gb),
-            "rtt_ms": event.rtt_ms, "running_tasks": event.running_tasks,
-            "gpus": msgspec.json.encode(event.gpus).decode() if event.gpus else None}
+        gpus = msgspec.json.encode(event.gpus).decode() if event.gpus else None
+        return "worker_heartbeat", (ts, event.worker_id, event.cpu_percent, event.memory_used_gb,
+                                    event.memory_total_gb, _percent(event.memory_used_gb, event.memory_total_gb),
+                                    event.rtt_ms, event.running_tasks, gpus)
     if isinstance(event, schemas.WorkerRegister):
-        return "worker_register", {
-            "ts": ts, "worker_id": event.worker_id, "hostname": event.hostname,
-            "hardware": sorted({name.lower() for name in event.hardware}),
-            "capabilities": json.dumps(event.capabilities, default=str)}
+        return "worker_register", (ts, event.worker_id, event.hostname, sorted({h.lower() for h in event.hardware}),
+                                   json.dumps(event.capabilities, default=str))
     if isinstance(event, schemas.WorkerOffline):
-        return "worker_offline", {"ts": ts, "worker_id": event.worker_id}
+        return "worker_offline", (ts, event.worker_id)
     if isinstance(event, schemas.Link):
-        return "link", {"ts": ts, "source": event.source, "target": event.target,
-                        "rtt_ms": event.rtt_ms, "bandwidth_bps": event.bandwidth_bps}
+        return "link", (ts, event.source, event.target, event.rtt_ms, event.bandwidth_bps)
     return "task", _task_row(event, ts)
 
 
-def _task_row(event: schemas.Event, ts: int) -> dict:
-    row = {"ts": ts, "task_id": event.task_id, "kind": type(event).__struct_config__.tag,
-           "worker_id": getattr(event, "worker_id", None)}
+def _task_row(event: schemas.Event, ts: int) -> tuple:
+    kind = type(event).__struct_config__.tag
     if isinstance(event, schemas.TaskSubmitted):
-        row.update(type=event.type, priority=event.priority,
-                   requirements=sorted({name.lower() for name in event.requirements}))
+        requirements = sorted({name.lower() for name in event.requirements})
+        return ts, event.task_id, kind, event.type, event.priority, requirements, None, None, None, None
     if isinstance(event, schemas.TaskFinished):
-        row.update(status=event.status, error=event.error, duration_s=event.duration_s)
-    return row
+        return ts, event.task_id, kind, None, None, None, event.worker_id, event.status, event.error, event.duration_s
+    return ts, event.task_id, kind, None, None, None, event.worker_id, None, None, None
 
 
 def _percent(used: float | None, total: float | None) -> float | None:
@@ -117,6 +114,9 @@ class IngestService:
         self.events_accepted: dict[str, int] = defaultdict(int)
         self.batches_rejected = 0
         self.dirty_since: float | None = None
+        self._unfolded: list = []
+        self._unfolded_rows = 0
+        self._fold_lock = asyncio.Lock()
 
     async def ingest(self, batch: schemas.IngestBatch) -> int:
         now = time.time()
@@ -127,17 +127,37 @@ class IngestService:
             raise
         if not groups:
             return 0
-        write = apply_events(to_arrow(groups), _us(now), self.settings.offline_after)
-        counts = await self.store.write(write)
+        tables = to_arrow(groups)
+        counts = await self.store.write(apply_events(tables, _us(now), self.settings.offline_after))
         self._count(counts, groups)
+        if "worker_heartbeat" in tables:
+            self._unfolded.append(tables["worker_heartbeat"])
+            self._unfolded_rows += tables["worker_heartbeat"].num_rows
+            if self._unfolded_rows >= FOLD_AT_ROWS:
+                await self.fold()
         return len(batch.events)
+
+    async def fold(self) -> int:
+        """Bring the workers' current state up to the samples appended so far (cheap when none)."""
+        async with self._fold_lock:  # a reader arriving mid-fold waits for it to commit
+            if not self._unfolded:
+                return 0
+            tables, self._unfolded, self._unfolded_rows = self._unfolded, [], 0
+            return await self.store.write(fold_heartbeats(tables, _us(time.time()), self.settings.offline_after))
+
+    async def recover(self) -> int:
+        """At start: fold samples a crash left unfolded (they were committed, so acknowledged)."""
+        leftover = await self.store.read(unfolded_samples)
+        if leftover.num_rows:
+            self._unfolded.append(leftover)
+        return await self.fold()
 
     def _count(self, counts: dict[str, int], groups: dict[str, list[dict]]) -> None:
         for group, n in counts.items():
             self.events_accepted[group] += n
         samples = groups.get("worker_heartbeat")
         if samples:
-            oldest = min(row["ts"] for row in samples) / 1_000_000
+            oldest = min(row[0] for row in samples) / 1_000_000  # ts is the first column
             self.dirty_since = oldest if self.dirty_since is None else min(self.dirty_since, oldest)
 
     def take_dirty_since(self) -> float | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import msgspec
@@ -71,9 +72,11 @@ class Subscriber:
 class Hub:
     """Holds the latest snapshot and fans changes out to subscribers."""
 
-    def __init__(self, store: Store, settings: Settings) -> None:
+    def __init__(self, store: Store, settings: Settings,
+                 prepare: Callable[[], Awaitable[object]] | None = None) -> None:
         self.store = store
         self.settings = settings
+        self.prepare = prepare  # folds pending heartbeats before a snapshot is read
         self.subscribers: set[Subscriber] = set()
         self.latest: dict[str, Any] | None = None
         self._prints: dict[str, bytes] = {}
@@ -81,6 +84,8 @@ class Hub:
 
     async def refresh(self) -> dict[str, list[str]]:
         """Build one snapshot and send the changed sections; returns what changed."""
+        if self.prepare is not None:
+            await self.prepare()
         snapshot = await self.store.read(build_snapshot(self.settings))
         prints = {name: _fingerprint(name, snapshot[name]) for name in SECTIONS}
         changed = [name for name in SECTIONS if prints[name] != self._prints.get(name)]

@@ -103,6 +103,7 @@ class _Families:
 async def metrics(request: Request) -> Response[bytes]:
     """Prometheus text format, computed from stored data at scrape time."""
     service = request.app.state.ingest
+    await service.fold()
     families = await request.app.state.store.read(_collect(dict(service.events_accepted), service.batches_rejected))
     registry = CollectorRegistry(auto_describe=False)
     registry.register(_Families(families))

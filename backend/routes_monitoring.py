@@ -63,6 +63,13 @@ def split(value: str | None, allowed: set[str] | None, field: str) -> list[str] 
     return items
 
 
+async def read_current(request: Request, reader: monitoring.Reader) -> Any:
+    """Fold pending heartbeats first, so a read sees every acknowledged event."""
+    state = request.app.state
+    await state.ingest.fold()
+    return await state.store.read(reader)
+
+
 def listed(rows: list[dict], total: int) -> Response[list[dict]]:
     return Response(rows, headers={"X-Total-Count": str(total), "Access-Control-Expose-Headers": "X-Total-Count"})
 
@@ -73,8 +80,7 @@ class MonitoringController(Controller):
 
     @get("/cluster")
     async def cluster(self, request: Request) -> dict[str, Any]:
-        state = request.app.state
-        return await state.store.read(monitoring.cluster(state.settings))
+        return await read_current(request, monitoring.cluster(request.app.state.settings))
 
     @get("/workers")
     async def workers(self, request: Request, search: str = "", status: str | None = None,
@@ -82,14 +88,14 @@ class MonitoringController(Controller):
                       order: Order = "asc", limit: Limit = 50, offset: Offset = 0) -> Response[list[dict]]:
         where = queries.worker_filter(search.strip(), split(status, WORKER_STATUSES, "status"),
                                       split(health, HEALTHS, "health"), split(hardware, None, "hardware"))
-        rows, total = await request.app.state.store.read(monitoring.worker_list(where, sort, order, limit, offset))
+        rows, total = await read_current(request, monitoring.worker_list(where, sort, order, limit, offset))
         return listed(rows, total)
 
     @get("/workers/{worker_id:str}")
     async def worker(self, request: Request, worker_id: str, range_: RangeName | None = Parameter(
             query="range", default=None), start: str | None = None, end: str | None = None) -> dict[str, Any]:
         since, until = time_range(range_, start, end)
-        found = await request.app.state.store.read(monitoring.worker_detail(worker_id, since, until))
+        found = await read_current(request, monitoring.worker_detail(worker_id, since, until))
         if found is None:
             raise NotFoundException(f"no worker {worker_id!r}")
         return found
@@ -100,12 +106,12 @@ class MonitoringController(Controller):
             sort: TaskSort = "submitted", order: Order = "desc", limit: Limit = 50,
             offset: Offset = 0) -> Response[list[dict]]:
         where = queries.task_filter(status, type_, worker, priority, search.strip())
-        rows, total = await request.app.state.store.read(monitoring.task_list(where, sort, order, limit, offset))
+        rows, total = await read_current(request, monitoring.task_list(where, sort, order, limit, offset))
         return listed(rows, total)
 
     @get("/tasks/{task_id:str}")
     async def task(self, request: Request, task_id: str) -> dict[str, Any]:
-        found = await request.app.state.store.read(monitoring.task_detail(task_id))
+        found = await read_current(request, monitoring.task_detail(task_id))
         if found is None:
             raise NotFoundException(f"no task {task_id!r}")
         return found
@@ -114,12 +120,12 @@ class MonitoringController(Controller):
     async def resources(self, request: Request, range_: RangeName | None = Parameter(query="range", default=None),
                         start: str | None = None, end: str | None = None) -> dict[str, Any]:
         since, until = time_range(range_, start, end)
-        return await request.app.state.store.read(monitoring.resources(since, until))
+        return await read_current(request, monitoring.resources(since, until))
 
     @get("/hardware")
     async def hardware(self, request: Request) -> list[dict]:
-        return await request.app.state.store.read(monitoring.hardware(request.app.state.settings))
+        return await read_current(request, monitoring.hardware(request.app.state.settings))
 
     @get("/network")
     async def network(self, request: Request, limit: Annotated[int, Parameter(ge=1, le=20000)] = 500) -> dict[str, Any]:
-        return await request.app.state.store.read(monitoring.network(request.app.state.settings, limit))
+        return await read_current(request, monitoring.network(request.app.state.settings, limit))

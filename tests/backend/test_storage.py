@@ -1,6 +1,7 @@
 """Storage on a real DuckDB file: writer, group commit, rollups, retention, reopen."""
 
 import asyncio
+import json
 import threading
 import time
 
@@ -21,9 +22,15 @@ def store(tmp_path):
 
 
 def ingest(store, events, settings=None):
+    """Ingest and fold, as the server does before any read of current state."""
     service = IngestService(store, settings or Settings())
-    batch = decode_batch(__import__("json").dumps({"events": events}).encode())
-    return asyncio.run(service.ingest(batch))
+    batch = decode_batch(json.dumps({"events": events}).encode())
+
+    async def run():
+        accepted = await service.ingest(batch)
+        await service.fold()
+        return accepted
+    return asyncio.run(run())
 
 
 def test_round_trip_survives_reopen(tmp_path):
