@@ -28,17 +28,19 @@ def demo_controls(target: data.Backend, viewer: session.Viewer, running: bool) -
 def demo_running(target: data.Backend, viewer: session.Viewer) -> bool:
     """Whether the backend's demo fleet runs; False when the backend has no demo routes."""
     try:
-        return bool(data.fetch(target, viewer.token, "/api/demo").get("running"))
+        status = data.fetch_optional(target, viewer.token, "/api/demo")
     except ApiError:
         return False
+    return bool(status and status.get("running"))
 
 
 def empty_state(target: data.Backend, viewer: session.Viewer) -> None:
     """Nothing reported yet: say how to connect a worker, and offer admins the demo fleet."""
     st.info(
         "No workers have reported yet — start an agent on each worker host with "
-        "`python -m backend.sources.agent --url <this server>/api --token <ingest token>`, "
-        "or install the Dask scheduler plugin (see the README, section *Connecting workers*)."
+        "`python -m backend agent --url http://<this server>:8050 --token <ingest token>` "
+        "(an admin creates ingest tokens with `POST /api/auth/tokens`), or load the Dask "
+        "scheduler plugin; docs/MONITOR_YOUR_FLEET.md shows both."
     )
     if viewer.is_admin:
         demo_controls(target, viewer, demo_running(target, viewer))

@@ -111,7 +111,8 @@ result, page_number = fetch_workers(target, viewer.token, params)
 if result.total == 0:
     filtered = any(params[k] not in ("", "all") for k in ("search", "status", "health", "hardware"))
     st.info("No worker matches these filters." if filtered else
-            "No workers have reported yet — start an agent on a worker host (see the README).")
+            "No workers have reported yet — start an agent on a worker host: "
+            "`python -m backend agent --url http://<this server>:8050 --token <ingest token>`.")
     st.stop()
 
 pages = max(1, -(-result.total // params["limit"]))
