@@ -8,7 +8,10 @@ import shlex
 import signal
 import sys
 import threading
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
+
+if TYPE_CHECKING:
+    from backend.sources import run_tests
 
 HARDWARE_HELP = "cpu cuda rocm mps openvino qnn webgpu webnn"
 
@@ -66,11 +69,9 @@ def run_agent(args: argparse.Namespace) -> int:
                       interval_s=args.interval)
     stop = threading.Event()
     _on_signals(stop)
-    print(f"dtmon agent: reporting {agent.worker_id} ({', '.join(agent.report.hardware)}) to {client.base_url}",
-          flush=True)
+    print(f"dtmon agent: {agent.worker_id} ({', '.join(agent.report.hardware)}) -> {client.base_url}", flush=True)
     agent.run(stop)
-    print(f"dtmon agent: stopped; {client.sent} events sent, {client.dropped} dropped, "
-          f"{client.pending} undelivered", flush=True)
+    print(f"dtmon agent: stopped; sent {client.sent}, dropped {client.dropped}, undelivered {client.pending}")
     return 0
 
 
@@ -94,26 +95,36 @@ def _add_run_tests(subparsers: argparse._SubParsersAction) -> None:
 def run_tests_command(args: argparse.Namespace, out: Callable[[str], None] = print) -> int:
     from distributed import Client
 
-    from backend.sources import run_tests
-
     if not args.scheduler:
         out("error: give --scheduler (or set DASK_SCHEDULER_ADDRESS)")
         return 2
-    options = run_tests.RunOptions(paths=args.paths, hardware=[h.lower() for h in args.hardware],
-                                   priority=args.priority, type=args.type, timeout_s=args.timeout,
-                                   pytest_args=shlex.split(args.pytest_args))
     with Client(args.scheduler, timeout="30s") as client:
         _ensure_plugin(client, _backend(args, required=False))
-        missing = run_tests.missing_hardware(client, options.hardware)
-        if missing:
-            out(f"error: no connected worker offers {', '.join(missing)} (start workers with the dtmon preload "
-                "or --resources)")
-            return 2
-        try:
-            summary = run_tests.run(client, options, on_result=lambda o: out(f"{o.status.upper():9} {o.node_id}"))
-        except run_tests.CollectionError as exc:
-            out(f"error: pytest could not collect the tests:\n{exc}")
-            return 2
+        return _run_suite(client, _run_options(args), out)
+
+
+def _run_options(args: argparse.Namespace) -> "run_tests.RunOptions":
+    from backend.sources import run_tests
+
+    return run_tests.RunOptions(paths=args.paths, hardware=[h.lower() for h in args.hardware],
+                                priority=args.priority, type=args.type, timeout_s=args.timeout,
+                                pytest_args=shlex.split(args.pytest_args))
+
+
+def _run_suite(client: object, options: "run_tests.RunOptions", out: Callable[[str], None]) -> int:
+    """Refuses hardware nobody offers, runs, prints each result and the summary."""
+    from backend.sources import run_tests
+
+    missing = run_tests.missing_hardware(client, options.hardware)
+    if missing:
+        out(f"error: no connected worker offers {', '.join(missing)} (start workers with the dtmon preload "
+            "or --resources)")
+        return 2
+    try:
+        summary = run_tests.run(client, options, on_result=lambda o: out(f"{o.status.upper():9} {o.node_id}"))
+    except run_tests.CollectionError as exc:
+        out(f"error: pytest could not collect the tests:\n{exc}")
+        return 2
     out(summary.text())
     return summary.exit_code
 

@@ -97,16 +97,17 @@ class PollDiffer:
         if previous == status:
             return []
         self.tasks[tid] = status
-        calls: list[Call] = []
-        if previous is None:
-            calls.append(("task_submitted", {"task_id": tid, "type": str(task.get("type") or "test"),
-                                             "priority": int(task.get("priority") or 0),
-                                             "requirements": task.get("requirements")}))
+        calls: list[Call] = [] if previous is not None else [("task_submitted", _submitted(tid, task))]
         worker = task.get("worker_id")
-        if status == "running" or (status in FINISHED and previous in (None, "pending") and worker):
-            if worker:
-                calls.append(("task_started", {"task_id": tid, "worker_id": str(worker)}))
+        skipped_running = status in FINISHED and previous in (None, "pending")
+        if worker and (status == "running" or skipped_running):
+            calls.append(("task_started", {"task_id": tid, "worker_id": str(worker)}))
         if status in FINISHED:
             calls.append(("task_finished", {"task_id": tid, "status": status, "worker_id": worker,
                                             "error": task.get("error"), "duration_s": task.get("duration_s")}))
         return calls
+
+
+def _submitted(tid: str, task: dict[str, Any]) -> dict[str, Any]:
+    return {"task_id": tid, "type": str(task.get("type") or "test"), "priority": int(task.get("priority") or 0),
+            "requirements": task.get("requirements")}

@@ -84,15 +84,21 @@ def interpret_probe_output(dom: str, browser_name: str) -> BrowserFindings:
         found = {}
     if not found:
         return _absent(f"{browser_name} did not run the probe page")
-    gpu_ok = bool(found.get("gpu")) and not found.get("fallback")
-    gpu_detail = _gpu_detail(found, browser_name)
-    gpu_devices = [{"name": f"{found.get('vendor', '')} {found.get('architecture', '')}".strip() or "WebGPU adapter",
-                    "browser": browser_name}] if gpu_ok else []
-    ml_detail = f"{browser_name}: WebNN context created" if found.get("ml") else \
-        f"{browser_name}: {found.get('ml_error') or 'navigator.ml absent'}"
-    ml_devices = [{"name": "WebNN", "browser": browser_name}] if found.get("ml") else []
-    return BrowserFindings(hardware.ProbeResult("webgpu", gpu_ok, gpu_devices, gpu_detail),
-                           hardware.ProbeResult("webnn", bool(found.get("ml")), ml_devices, ml_detail))
+    return BrowserFindings(_webgpu(found, browser_name), _webnn(found, browser_name))
+
+
+def _webgpu(found: dict, browser_name: str) -> "hardware.ProbeResult":
+    usable = bool(found.get("gpu")) and not found.get("fallback")
+    name = f"{found.get('vendor', '')} {found.get('architecture', '')}".strip() or "WebGPU adapter"
+    devices = [{"name": name, "browser": browser_name}] if usable else []
+    return hardware.ProbeResult("webgpu", usable, devices, _gpu_detail(found, browser_name))
+
+
+def _webnn(found: dict, browser_name: str) -> "hardware.ProbeResult":
+    usable = bool(found.get("ml"))
+    detail = "WebNN context created" if usable else found.get("ml_error") or "navigator.ml absent"
+    devices = [{"name": "WebNN", "browser": browser_name}] if usable else []
+    return hardware.ProbeResult("webnn", usable, devices, f"{browser_name}: {detail}")
 
 
 def _gpu_detail(found: dict, browser_name: str) -> str:
