@@ -64,7 +64,8 @@ class HostAgent:
         next_beat = time.monotonic()
         while not stop.is_set():
             self.heartbeat()
-            next_beat += self.interval_s
-            stop.wait(max(0.0, next_beat - time.monotonic()))
+            # a late beat (slow ping, suspended host) moves the schedule rather than causing a burst
+            next_beat = max(next_beat + self.interval_s, time.monotonic())
+            stop.wait(next_beat - time.monotonic())
         self.client.worker_offline(self.worker_id)
         self.client.close(timeout=offline_timeout_s)

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 
@@ -77,3 +81,23 @@ def test_outage_longer_than_the_buffer_keeps_the_newest_and_reports_drops(live_b
     assert max(kept) > came_back - 1.0  # what survived is the newest, not the oldest
     worker = live_backend.get("/api/monitoring/workers/agent-small-buffer").json()["worker"]
     assert worker["capabilities"]["dropped_events"] > 0
+
+
+def test_agent_command_goes_offline_on_sigterm(live_backend, helpers, tmp_path):
+    env = {**os.environ, "DTMON_URL": live_backend.url, "DTMON_TOKEN": live_backend.ingest_token}
+    command = [sys.executable, "-m", "backend", "agent", "--interval", "0.5", "--worker-id", "agent-cli",
+               "--no-browser-probe"]
+    with open(tmp_path / "agent.log", "w") as log:
+        agent = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        worker = helpers.eventually(lambda: live_backend.get("/api/monitoring/workers/agent-cli").json().get("worker"))
+        assert worker["status"] in ("active", "busy") and "cpu" in worker["hardware"]
+        helpers.eventually(lambda: live_backend.get("/api/monitoring/workers/agent-cli").json()["worker"]["cpu"]
+                           is not None)
+    finally:
+        agent.send_signal(signal.SIGTERM)
+        code = agent.wait(30)
+    assert code == 0, (tmp_path / "agent.log").read_text()
+    assert "stopped; sent" in (tmp_path / "agent.log").read_text()
+    worker = live_backend.get("/api/monitoring/workers/agent-cli").json()["worker"]
+    assert worker["status"] == "offline"
