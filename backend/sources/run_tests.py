@@ -78,10 +78,21 @@ def collect_node_ids(options: RunOptions) -> list[str]:
     """Asks pytest itself which node ids the paths hold (no import of the suite in this process)."""
     command = pytest_command(list(options.paths), ["--collect-only", *options.pytest_args])
     done = subprocess.run(command, cwd=options.cwd, capture_output=True, text=True, timeout=300, check=False)
-    node_ids = [line.strip() for line in done.stdout.splitlines() if "::" in line and " " not in line.strip()]
+    node_ids = parse_collected(done.stdout)
     if done.returncode not in (0, 5) or not node_ids:
         raise CollectionError((done.stdout + done.stderr).strip() or "pytest collected no tests")
     return node_ids
+
+
+def parse_collected(output: str) -> list[str]:
+    """`--collect-only -q` prints one node id per line (ids may hold spaces), then a blank line."""
+    ids = []
+    for line in output.splitlines():
+        if not line.strip():
+            break
+        if "::" in line and not line[0].isspace():
+            ids.append(line.rstrip())
+    return ids
 
 
 def missing_hardware(client: Client, hardware: list[str]) -> list[str]:

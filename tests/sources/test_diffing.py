@@ -1,4 +1,4 @@
-"""Successive coordinator polls become exactly the events that describe the change."""
+"""Pure translations: coordinator polls into events, Dask state into the vocabulary, pytest output into ids."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from backend.sources import dask_names
 from backend.sources.diffing import PollDiffer
+from backend.sources.run_tests import parse_collected
 
 
 def kinds(calls):
@@ -76,3 +77,8 @@ def test_dask_translations():
     assert dask_names.failure_status("ValueError('x')") == "failed"
     assert dask_names.cpu_percent({"cpu": 350.0}, 4) == 87.5
     assert dask_names.hardware_of({}, {}, {"CUDA": 1, "licence": 1}) == ["cpu", "cuda"]
+
+
+def test_collected_node_ids_may_contain_spaces():
+    output = "t.py::test_a\nt.py::test_b[a b]\n\n2 tests collected in 0.01s\n  t.py::x: warning text\n"
+    assert parse_collected(output) == ["t.py::test_a", "t.py::test_b[a b]"]
