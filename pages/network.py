@@ -18,7 +18,8 @@ cols = st.columns([2, 3])
 group_by = cols[0].radio("Group large fleets by", ["hardware", "status"], horizontal=True, key="network_group")
 limit = cols[1].slider("Draw workers individually up to", 20, 500, DEFAULT_NODE_LIMIT, step=10,
                        key="network_limit")
-network_map = build_network_map(network, node_limit=limit, group_by=group_by)
+network_map = build_network_map(network, node_limit=limit, group_by=group_by,
+                                dark=st.context.theme.type == "dark")
 if network_map.note:
     st.warning(network_map.note, icon="🗂️")
 st.caption("Node colour: health (green healthy, orange warning, red critical, grey unknown). "

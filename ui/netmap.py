@@ -111,7 +111,7 @@ def _group_link(name: str, group: list[dict[str, Any]], quality: dict[str, Any])
 
 
 def build_network_map(network: dict[str, Any], node_limit: int = DEFAULT_NODE_LIMIT,
-                      group_by: str = "hardware") -> NetworkMap:
+                      group_by: str = "hardware", dark: bool = False) -> NetworkMap:
     """Render the map; above node_limit workers are grouped and the note says so."""
     nodes, links = network.get("nodes") or [], network.get("links") or []
     drawn = sum(1 for n in nodes if n.get("kind") != "coordinator")
@@ -124,12 +124,14 @@ def build_network_map(network: dict[str, Any], node_limit: int = DEFAULT_NODE_LI
                 f"they are grouped by {group_by} ({len(nodes) - 1} groups).")
     if fleet > drawn:
         note = (note or "") + f" The backend sent the first {drawn:,} of {fleet:,} workers (sorted by id)."
-    return NetworkMap(render_html(nodes, links), len(nodes), grouped, note)
+    return NetworkMap(render_html(nodes, links, dark), len(nodes), grouped, note)
 
 
-def render_html(nodes: list[dict[str, Any]], links: list[dict[str, Any]]) -> str:
+def render_html(nodes: list[dict[str, Any]], links: list[dict[str, Any]], dark: bool = False) -> str:
     """Build the pyvis page with JavaScript inlined and every remote tag removed."""
-    net = Network(height="560px", width="100%", cdn_resources="in_line", bgcolor="#ffffff00")
+    # The iframe cannot see Streamlit's theme: labels get a colour readable on the page behind.
+    net = Network(height="560px", width="100%", cdn_resources="in_line", bgcolor="#ffffff00",
+                  font_color="#e8eaed" if dark else "#262730")
     known = set()
     for node in nodes:
         net.add_node(str(node["id"]), **_node_style(node))

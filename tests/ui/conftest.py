@@ -16,8 +16,24 @@ ROUTER = str(Path(__file__).resolve().parents[2] / "dashboard.py")
 
 @pytest.fixture
 def settings(tmp_path):
-    """An hour-long heartbeat interval keeps the scripted workers online while a test runs."""
-    return make_settings(tmp_path, heartbeat_interval=3600.0)
+    """An hour-long heartbeat interval keeps the scripted workers online; alerts evaluate every second."""
+    return make_settings(tmp_path, heartbeat_interval=3600.0, alert_interval=1.0)
+
+
+@pytest.fixture(autouse=True)
+def navigation_only(monkeypatch):
+    """Route pages/ with st.navigation only, as streamlit_app.py makes the real server do."""
+    # AppTest resets Streamlit's legacy pages/-folder detection on every run; left alone, a page
+    # whose url_path equals its file name would run without the router (no sidebar, no banner).
+    from streamlit.runtime.pages_manager import PagesManager
+    from streamlit.testing.v1 import app_test
+
+    class NavigationOnly(PagesManager):
+        def __init__(self, *args, **kwargs) -> None:
+            PagesManager.uses_pages_directory = False
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(app_test, "PagesManager", NavigationOnly)
 
 
 @pytest.fixture

@@ -1,10 +1,14 @@
 """Every dashboard page in AppTest against a real backend seeded with the scripted fleet."""
 
 import json
+import time
 
+import httpx
 import pyarrow as pa
 import pytest
 
+from support import bearer
+from ui import data
 from tests.ui.conftest import dashboard
 from tests.ui.scripted_fleet import EXPECTED, HOSTILE_NAME
 
@@ -145,3 +149,25 @@ def test_backend_errors_are_messages_not_tracebacks(live_backend, monkeypatch):
     app.run()
     assert not app.exception
     assert any("could not check your session" in e.value for e in app.error)
+
+
+def wait_until(condition, seconds: float = 60.0) -> None:
+    """Poll a condition that a background loop makes true (alert evaluation, the live socket)."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "condition never became true"
+        time.sleep(0.2)
+
+
+def test_firing_alert_shows_a_banner_on_every_page(seeded_backend, admin_app):
+    url = seeded_backend.url
+    firing = lambda: httpx.get(f"{url}/api/alerts", params={"state": "firing"},  # noqa: E731
+                               headers=bearer(seeded_backend.admin_token), timeout=10).json()
+    wait_until(lambda: any(a["rule_name"] == "Success rate below 80 %" for a in firing()))
+    admin_app.run()
+    wait_until(lambda: data.connect(url).live.section("alerts"))
+    for path in ["pages/overview.py", "pages/workers.py", "pages/hardware.py"]:
+        run_page(admin_app, path)
+        banner = [e.value for e in admin_app.error if "alert(s) firing" in e.value]
+        assert banner and "Success rate below 80" in banner[0]
+        assert "Live (WebSocket)" in admin_app.sidebar.markdown[0].value  # the router drew the sidebar too
