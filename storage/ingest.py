@@ -152,14 +152,25 @@ def _array(values: tuple, kind: pa.DataType) -> pa.Array:
     return pa.array(values, type=kind)
 
 
-def apply_events(tables: dict[str, pa.Table], now_us: int,
-                 offline_after_s: float) -> Callable[[duckdb.DuckDBPyConnection], dict[str, int]]:
-    """A write function for the store's writer thread; returns counts per group."""
+class ApplyEvents:
+    """A write for the writer thread; neighbours in one commit merge into a single SQL pass."""
 
-    def write(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    def __init__(self, tables: dict[str, pa.Table], now_us: int, offline_after_s: float,
+                 members: list[dict[str, int]] | None = None) -> None:
+        self.tables, self.now_us, self.offline_after_s = tables, now_us, offline_after_s
+        self.members = members
+
+    @classmethod
+    def merge(cls, writes: list["ApplyEvents"]) -> "ApplyEvents":
+        groups = {g for w in writes for g in w.tables}
+        tables = {g: pa.concat_tables([w.tables[g] for w in writes if g in w.tables]) for g in groups}
+        counts = [{g: t.num_rows for g, t in w.tables.items()} for w in writes]
+        return cls(tables, max(w.now_us for w in writes), writes[0].offline_after_s, counts)
+
+    def __call__(self, con: duckdb.DuckDBPyConnection) -> dict[str, int] | list[dict[str, int]]:
         touched: list[pa.Array] = []
         for group, view, statements in STEPS:
-            table = tables.get(group)
+            table = self.tables.get(group)
             if table is None:
                 continue
             con.register(view, table)
@@ -168,10 +179,13 @@ def apply_events(tables: dict[str, pa.Table], now_us: int,
             con.unregister(view)
             if "worker_id" in table.column_names and group != "worker_heartbeat":
                 touched.append(table.column("worker_id").combine_chunks())
-        _refresh_touched(con, touched, now_us, offline_after_s)
-        return {group: t.num_rows for group, t in tables.items()}
+        _refresh_touched(con, touched, self.now_us, self.offline_after_s)
+        return self.members or {group: t.num_rows for group, t in self.tables.items()}
 
-    return write
+
+def apply_events(tables: dict[str, pa.Table], now_us: int, offline_after_s: float) -> ApplyEvents:
+    """The write applying one validated batch."""
+    return ApplyEvents(tables, now_us, offline_after_s)
 
 
 def _refresh_touched(con: duckdb.DuckDBPyConnection, touched: list[pa.Array], now_us: int,

@@ -148,14 +148,17 @@ class Store:
         return group
 
     def _commit_group(self, con: duckdb.DuckDBPyConnection, group: list[tuple[WriteFn, Future]]) -> None:
+        units = merge_writes([fn for fn, _ in group])
         try:
-            results = self._run_in_transaction(con, [fn for fn, _ in group])
+            results = self._run_in_transaction(con, [unit for unit, _ in units])
         except Exception:
             for fn, future in group:  # one bad write must not sink the others: retry each alone
                 self._commit_one(con, fn, future)
             return
-        for (_, future), result in zip(group, results):
-            _settle(future, result=result)
+        for (_, members), result in zip(units, results):
+            shares = result if len(members) > 1 else [result]
+            for index, share in zip(members, shares):
+                _settle(group[index][1], result=share)
 
     def _commit_one(self, con: duckdb.DuckDBPyConnection, fn: WriteFn, future: Future) -> None:
         try:
@@ -183,3 +186,16 @@ def _settle(future: Future, result: Any = None, error: BaseException | None = No
         future.set_exception(error)
     else:
         future.set_result(result)
+
+
+def merge_writes(fns: list[WriteFn]) -> list[tuple[WriteFn, list[int]]]:
+    """Combine neighbouring writes that know how (a `merge` classmethod): one SQL pass for many
+    requests. A merged write returns one result per member."""
+    units: list[tuple[WriteFn, list[int]]] = []
+    for index, fn in enumerate(fns):
+        previous = units[-1] if units else None
+        if previous is not None and hasattr(fn, "merge") and type(fn) is type(fns[previous[1][-1]]):
+            previous[1].append(index)
+        else:
+            units.append((fn, [index]))
+    return [(type(fns[m[0]]).merge([fns[i] for i in m]) if len(m) > 1 else fn, m) for fn, m in units]
