@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sys
 from contextlib import asynccontextmanager
@@ -88,6 +89,8 @@ async def open_backend(state: State) -> None:
 
 
 async def close_backend(state: State) -> None:
+    from backend.routes_demo import stop_demo
+    await asyncio.to_thread(stop_demo, state)
     await state.maintenance.close()
     await state.ingest.fold()
     state.store.close()
