@@ -196,6 +196,7 @@ def _wait_http(url: str, seconds: float = 90) -> None:
 
 def _signed_in_page(browser, port: int):
     page = browser.new_context().new_page()
+    page.set_default_timeout(180_000)  # twenty tabs on two cores load slowly; slowness is not the measure
     page.goto(f"http://127.0.0.1:{port}/monitoring")
     page.get_by_role("textbox", name="Username").fill("admin")
     page.get_by_role("textbox", name="Password").fill(PASSWORD)
@@ -208,7 +209,8 @@ def report(args, seed_seconds: float, cold: dict, warm: dict, traffic: dict[int,
     machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     lines = [f"Run `bench/dashboard.py --workers {args.workers} --tasks {args.tasks} --seconds {args.seconds}` "
              f"on {machine}. Store: {args.workers:,} workers (10 heartbeats each) and {args.tasks:,} tasks from "
-             f"the fleet simulator, written through IngestService in {seed_seconds:.0f} s. Backend in the "
+             f"the fleet simulator, written through IngestService"
+             + (f" in {seed_seconds:.0f} s" if seed_seconds else "") + ". Backend in the "
              "bench process (uvicorn), pages run by Streamlit's AppTest signed in as admin.", "",
              "| page | cold: REST, caches cleared (median s) | warm: live snapshot, cached (median s) | target |",
              "|---|---|---|---|"]
@@ -240,11 +242,12 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--sessions", type=int, nargs="+", default=[1, 20])
+    parser.add_argument("--db", help="reuse this seeded file (seeded first when it does not exist)")
     args = parser.parse_args()
-    workdir = tempfile.mkdtemp(prefix="dtmon-bench-dashboard-")
-    settings = Settings(db=str(Path(workdir) / "bench.duckdb"), admin_password=PASSWORD, heartbeat_interval=3600.0)
-    seed_seconds = asyncio.run(seed(settings, args.workers, args.tasks))
-    print(f"seeded in {seed_seconds:.0f} s", flush=True)
+    db = args.db or str(Path(tempfile.mkdtemp(prefix="dtmon-bench-dashboard-")) / "bench.duckdb")
+    settings = Settings(db=db, admin_password=PASSWORD, heartbeat_interval=3600.0)
+    seed_seconds = None if Path(db).exists() else asyncio.run(seed(settings, args.workers, args.tasks))
+    print(f"store {db} seeded in {seed_seconds} s", flush=True)
     counter = CountingApp(create_app(settings))
     port = free_port()
     server = serve(counter, port)
@@ -252,8 +255,11 @@ def main() -> None:
     cold = time_pages(url, live=False, repeats=args.repeats)
     wait_live(url)
     warm = time_pages(url, live=True, repeats=args.repeats)
-    print("pages timed", flush=True)
-    traffic = {n: count_requests(url, counter, n, args.seconds) for n in args.sessions}
+    print("pages timed: cold", cold, "warm", warm, flush=True)
+    traffic = {}
+    for n in args.sessions:
+        traffic[n] = count_requests(url, counter, n, args.seconds)
+        print(n, "sessions:", dict(traffic[n]), flush=True)
     server.should_exit = True
     text = report(args, seed_seconds, cold, warm, traffic)
     print(text)

@@ -63,9 +63,9 @@ class ApiClient:
         rows = response.json()
         return Page(rows, int(response.headers.get("x-total-count", len(rows))))
 
-    def post(self, path: str, token: str, body: dict[str, Any] | None = None) -> Any:
-        """POST a JSON body to an action route (demo fleet, acknowledgements)."""
-        return self._call("POST", path, token=token, json=body or {})
+    def post(self, path: str, token: str, body: dict[str, Any] | None = None, timeout: float = 120.0) -> Any:
+        """POST a JSON body to an action route; actions (starting a demo cluster) may take a while."""
+        return self._call("POST", path, token=token, json=body or {}, timeout=timeout)
 
     def _call(self, method: str, path: str, token: str | None = None, **kwargs: Any) -> Any:
         """Send and decode JSON; empty bodies decode to None."""

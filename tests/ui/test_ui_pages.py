@@ -171,3 +171,17 @@ def test_firing_alert_shows_a_banner_on_every_page(seeded_backend, admin_app):
         banner = [e.value for e in admin_app.error if "alert(s) firing" in e.value]
         assert banner and "Success rate below 80" in banner[0]
         assert "Live (WebSocket)" in admin_app.sidebar.markdown[0].value  # the router drew the sidebar too
+
+
+def test_admin_starts_and_stops_the_demo_fleet_from_the_empty_overview(live_backend, monkeypatch):
+    status = lambda: httpx.get(f"{live_backend.url}/api/demo", headers=bearer(live_backend.admin_token),  # noqa: E731
+                               timeout=10).json()
+    app = dashboard(monkeypatch, live_backend.url, live_backend.admin_token, "admin")
+    app.run()
+    try:
+        next(b for b in app.button if b.label == "Start demo fleet").click().run(timeout=120)
+        assert not app.exception and status()["running"]
+        next(b for b in app.button if b.label == "Stop demo").click().run(timeout=120)
+        assert not app.error and not status()["running"]
+    finally:
+        httpx.post(f"{live_backend.url}/api/demo/stop", headers=bearer(live_backend.admin_token), timeout=60)
