@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 
 from backend.sources.buffer import EventBuffer
@@ -109,12 +110,12 @@ def test_reporting_never_waits_for_a_stuck_backend(make_receiver):
     assert queued <= 100 and dropped >= 900
 
 
-def test_unreachable_backend_keeps_events_for_later(make_receiver):
-    receiver = make_receiver()
-    url = receiver.url
-    receiver.close()
-    client = fast_client(url, buffer_size=5)
-    for i in range(8):
-        client.worker_heartbeat("w1", cpu_percent=float(i))
-    assert not client.close(0.3)
-    assert client.pending == 5 and client.dropped == 3 and client.last_error
+def test_unreachable_backend_keeps_events_for_later(helpers):
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))  # bound but never listening: refused, and no one else can take the port
+        client = fast_client(f"http://127.0.0.1:{holder.getsockname()[1]}", buffer_size=5)
+        for i in range(8):
+            client.worker_heartbeat("w1", cpu_percent=float(i))
+        helpers.eventually(lambda: client.last_error)
+        assert not client.close(0.3)
+    assert client.pending == 5 and client.dropped == 3 and "ConnectError" in client.last_error
