@@ -5,7 +5,7 @@ their own processes) alternately without and with DtmonSchedulerPlugin, which re
 task to a real backend (`python -m backend serve` on a fresh database in a temporary
 directory). Reports the median wall time of each and their ratio in docs/PERFORMANCE.md.
 
-    python bench/dask_overhead.py [--tasks 10000] [--repeats 5]
+    python bench/dask_overhead.py [--tasks 10000] [--repeats 3]
 """
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ def run_graph(client: Client, tasks: int, label: str) -> float:
 def measure(client: Client, plugin: DtmonSchedulerPlugin, tasks: int, repeats: int) -> tuple[list, list, list]:
     """Interleaves plain and monitored runs so background load hits both alike."""
     plain, monitored, in_hooks = [], [], []
-    run_graph(client, tasks, "warm-up")
+    run_graph(client, min(tasks, 1000), "warm-up")  # imports, worker connections, code caches
     for round_ in range(repeats):
         plain.append(run_graph(client, tasks, f"plain{round_}"))
         client.register_plugin(plugin, name=plugin.name)
@@ -118,7 +118,7 @@ thread (encoding and HTTP, sharing the GIL) and noise. The backend committed
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", type=int, default=10_000)
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="dtmon-bench-") as workdir:
