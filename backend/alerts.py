@@ -52,7 +52,7 @@ def breaches(rule: Mapping[str, Any], value: float | None) -> bool:
 def describe(rule: Mapping[str, Any], scope: str, value: float | None) -> str:
     """One readable line for banners and webhooks."""
     shown = "no data" if value is None else f"{value:.1f}"
-    return (f"{rule['name']}: {METRICS.get(rule['metric'], rule['metric'])} is {shown} on {scope} "
+    return (f"{METRICS.get(rule['metric'], rule['metric'])} is {shown} on {scope} "
             f"(rule: {rule['comparison']} {float(rule['threshold']):g} for {float(rule['for_seconds']):g} s)")
 
 

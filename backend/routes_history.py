@@ -13,7 +13,7 @@ from litestar.response import Stream
 
 from backend.alerts import COMPARISONS, SEVERITIES, validate_rule
 from backend.auth import requires
-from backend.routes_monitoring import RangeName, time_range
+from backend.routes_monitoring import RangeName, parse_time, time_range
 from storage import alerts as alert_store
 from storage import history as history_store
 from storage.alert_metrics import METRICS, SCOPE_KINDS
@@ -37,6 +37,13 @@ def _settings(request: Request) -> Any:
     return request.app.state.settings
 
 
+async def _fold_pending(request: Request) -> None:
+    """Heartbeats are folded into `workers` per tick; fold now so a read sees every acknowledged event."""
+    ingest = getattr(request.app.state, "ingest", None)
+    if ingest is not None:
+        await ingest.fold()
+
+
 @get("/api/history", guards=[requires("user")])
 async def history(request: Request, range_: RangeName | None = Parameter(query="range", default=None),
                   start: str | None = None, end: str | None = None, worker: str | None = None,
@@ -53,6 +60,7 @@ async def sql(request: Request, data: SqlRequest) -> dict[str, Any]:
     """One read-only SELECT, time- and row-limited; errors carry DuckDB's message."""
     settings = _settings(request)
     limit = max(1, min(data.limit, settings.sql_max_rows))
+    await _fold_pending(request)
     try:
         result = await request.app.state.store.read(lambda cur: run_select(cur, data.sql, limit, settings.sql_timeout))
     except SqlRejected as error:
@@ -76,6 +84,7 @@ async def export(request: Request, dataset: Dataset, format_: Literal["csv", "pa
         query="format", default="csv"), start: str | None = None, end: str | None = None) -> Stream:
     """The dataset within [start, end) streamed batch by batch, never built in memory."""
     since, until = _optional_range(start, end)
+    await _fold_pending(request)
     produce = store_producer(request.app.state.store, dataset, format_, since, until)
     filename = f"{dataset}.{format_}"
     return Stream(stream_from_thread(produce), media_type=FORMATS[format_],
@@ -84,8 +93,6 @@ async def export(request: Request, dataset: Dataset, format_: Literal["csv", "pa
 
 def _optional_range(start: str | None, end: str | None) -> tuple[float | None, float | None]:
     """Export bounds are optional on both sides."""
-    from backend.routes_monitoring import parse_time
-
     since = parse_time(start, "start") if start else None
     until = parse_time(end, "end") if end else None
     if since is not None and until is not None and since >= until:
@@ -97,6 +104,7 @@ def _optional_range(start: str | None, end: str | None) -> tuple[float | None, f
 async def snapshot(request: Request) -> Stream:
     """A consistent copy of every table but credentials, for `python -m backend snapshot`."""
     store = request.app.state.store
+    await _fold_pending(request)
 
     def produce():
         cursor = store.cursor()

@@ -32,9 +32,9 @@ def firing_row(target: data.Backend, token: str, alert: dict) -> None:
     cols[1].caption(f"since {ago(alert['started_at'])}")
     if alert.get("acknowledged_by"):
         cols[2].caption(f"acknowledged by {escape_markdown(alert['acknowledged_by'])}")
-    elif cols[2].button("Acknowledge", key=f"ack_{alert['id']}"):
-        call(target, token, "POST", f"/api/alerts/{alert['id']}/ack", {})
-        st.rerun()
+    else:
+        cols[2].button("Acknowledge", key=f"ack_{alert['id']}", on_click=call,
+                       args=(target, token, "POST", f"/api/alerts/{alert['id']}/ack", {}))
 
 
 def history_frame(rows: list[dict]) -> pd.DataFrame:

@@ -4,7 +4,7 @@ import httpx
 import streamlit as st
 
 from ui import charts, data, session
-from ui.fmt import HARDWARE_LABELS, hardware_label, percent
+from ui.fmt import HARDWARE_LABELS, hardware_label, parse_time, percent
 from ui.history_view import (TIER_NAMES, describe_bucket, hardware_frame, line_chart, outcome_chart,
                              range_control)
 
@@ -21,6 +21,11 @@ def export_loader(base_url: str, token: str, dataset: str, fmt: str, window: dic
             return response.content
 
     return load
+
+
+def when(value: str) -> str:
+    """Range ends to the minute; the seconds of 'now' are noise on this page."""
+    return parse_time(value).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def export_window(answer: dict) -> dict:
@@ -40,7 +45,7 @@ hardware = cols[1].selectbox("Hardware", ["all", *sorted(set(fleet_types) | set(
 query = {**params, "worker": worker or None, "hardware": None if hardware == "all" else hardware}
 answer = data.load(data.fetch, target, viewer.token, "/api/history", query)
 points = answer.get("points") or []
-st.caption(f"{answer['start']} → {answer['end']} · served from {TIER_NAMES.get(answer['tier'], answer['tier'])}, "
+st.caption(f"{when(answer['start'])} → {when(answer['end'])} · served from {TIER_NAMES.get(answer['tier'], answer['tier'])}, "
            f"{describe_bucket(answer['bucket_seconds'])}")
 if not points:
     st.info("Nothing was recorded in this range" + (" for this filter." if worker or hardware != "all" else "."))

@@ -56,10 +56,13 @@ def parquet_bytes(frame: pd.DataFrame) -> bytes:
 
 
 def schema_panel(tables: list[dict]) -> None:
-    """Every table with its columns and one line of meaning each."""
-    for table in tables:
-        with st.expander(f"{table['table']} — {table['description']}"):
-            st.dataframe(pd.DataFrame(table["columns"]), hide_index=True, key=f"sql_schema_{table['table']}")
+    """One table at a time: its meaning and its columns with one line each (keeps results in view)."""
+    by_name = {table["table"]: table for table in tables}
+    chosen = st.selectbox("Table", list(by_name), key="sql_schema_table")
+    if chosen:
+        st.caption(by_name[chosen]["description"])
+        st.dataframe(pd.DataFrame(by_name[chosen]["columns"]), hide_index=True, height=250,
+                     key="sql_schema_columns")
 
 
 target, viewer = session.backend(), session.viewer()
@@ -81,8 +84,11 @@ with editor:
                  placeholder="Pick an example…", on_change=use_example, args=(examples,))
     sql = st.text_area("Query", key="sql_text", height=200, placeholder="SELECT * FROM workers LIMIT 10")
     limit = st.number_input("Row limit", min_value=1, max_value=100_000, value=1000, step=100, key="sql_limit")
-    if st.button("Run query", type="primary", key="sql_run", disabled=not sql.strip()):
-        run_query(target, viewer.token, sql, int(limit))
+    if st.button("Run query", type="primary", key="sql_run"):
+        if sql.strip():
+            run_query(target, viewer.token, sql, int(limit))
+        else:
+            st.session_state[RESULT_KEY] = {"error": "Write a SELECT first."}
 
 outcome = st.session_state.get(RESULT_KEY)
 if not outcome:

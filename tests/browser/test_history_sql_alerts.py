@@ -5,7 +5,13 @@ import time
 import httpx
 from playwright.sync_api import expect
 
-from tests.browser.conftest import open_page, screenshot, wait_for_app
+from tests.browser.conftest import screenshot, wait_for_app
+
+
+def go_to(page, title: str) -> None:
+    """Follow the sidebar link (a fresh URL would start a new, signed-out session)."""
+    page.locator("[data-testid=stSidebarNav]").get_by_role("link", name=title).click()
+    wait_for_app(page)
 
 
 def firing_alerts(server) -> list[dict]:
@@ -27,20 +33,20 @@ def wait_for_firing(server, rule_name: str, seconds: float = 60.0) -> dict:
 
 def test_history_page_draws_the_range(logged_in_page, dashboard_server):
     page = logged_in_page
-    open_page(page, dashboard_server.url, "history")
+    go_to(page, "History")
     expect(page.get_by_role("heading", name="History")).to_be_visible()
     expect(page.get_by_text("served from raw samples, 30-second buckets")).to_be_visible()
     expect(page.get_by_text("Tasks completed")).to_be_visible()
     expect(page.locator("[data-testid=stVegaLiteChart]").first).to_be_visible()
-    page.get_by_role("button", name="30d").click()
+    screenshot(page, "history")
+    page.get_by_text("30d", exact=True).click()
     wait_for_app(page)
     expect(page.get_by_text("served from hour rollups, 6-hour buckets")).to_be_visible()
-    screenshot(page, "history")
 
 
 def test_sql_page_runs_a_query_and_shows_rows(logged_in_page, dashboard_server):
     page = logged_in_page
-    open_page(page, dashboard_server.url, "sql")
+    go_to(page, "SQL")
     expect(page.get_by_role("heading", name="SQL", exact=True)).to_be_visible()
     page.get_by_label("Query").fill("SELECT worker_id, cpu_percent FROM workers\n"
                                     "WHERE worker_id IN ('worker-001', 'worker-003') ORDER BY worker_id")
@@ -60,7 +66,7 @@ def test_sql_page_runs_a_query_and_shows_rows(logged_in_page, dashboard_server):
 def test_alerts_page_acknowledges_a_firing_alert(logged_in_page, dashboard_server):
     page = logged_in_page
     alert = wait_for_firing(dashboard_server, "Success rate below 80 %")
-    open_page(page, dashboard_server.url, "alerts")
+    go_to(page, "Alerts")
     expect(page.get_by_text("alert(s) firing")).to_be_visible(timeout=30_000)  # the banner of every page
     expect(page.get_by_text("Success rate below 80 %").first).to_be_visible()
     row = page.locator("[data-testid=stHorizontalBlock]").filter(has_text="Success rate below 80 %")
