@@ -8,6 +8,7 @@ import re
 import time
 from collections import defaultdict
 from dataclasses import dataclass
+from typing import Any
 
 import msgspec
 
@@ -118,13 +119,18 @@ class IngestService:
         self._unfolded_rows = 0
         self._fold_lock = asyncio.Lock()
 
-    async def ingest(self, batch: schemas.IngestBatch) -> int:
-        now = time.time()
+    async def ingest_body(self, body: bytes) -> tuple[int, Any]:
+        """Decode, validate and commit one request body; returns (accepted, batch id)."""
         try:
-            groups = rows_by_group(batch.events, now)
+            batch = decode_batch(body)
+            return await self.ingest(batch), batch.id
         except BatchError:
             self.batches_rejected += 1
             raise
+
+    async def ingest(self, batch: schemas.IngestBatch) -> int:
+        now = time.time()
+        groups = rows_by_group(batch.events, now)
         if not groups:
             return 0
         tables = to_arrow(groups)

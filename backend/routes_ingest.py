@@ -10,7 +10,7 @@ from litestar import Request, Response, WebSocket, post, websocket
 from litestar.exceptions import WebSocketDisconnect
 
 from backend.auth import Identity, allowed, requires
-from backend.ingest import BatchError, decode_batch
+from backend.ingest import BatchError
 from backend.schemas import IngestResult
 
 AUTH_TIMEOUT = 10.0
@@ -24,8 +24,7 @@ def rejected(error: BatchError) -> Response[dict]:
 async def ingest(request: Request) -> Response[Any]:
     """Accept a batch of events; 200 means it is on disk."""
     try:
-        batch = decode_batch(await request.body())
-        accepted = await request.app.state.ingest.ingest(batch)
+        accepted, _ = await request.app.state.ingest.ingest_body(await request.body())
     except BatchError as error:
         return rejected(error)
     return Response(IngestResult(accepted=accepted))
@@ -66,11 +65,10 @@ async def ingest_socket(socket: WebSocket) -> None:
 
 async def _ack(service, raw: bytes) -> dict:
     try:
-        batch = decode_batch(raw)
-        accepted = await service.ingest(batch)
+        accepted, batch_id = await service.ingest_body(raw)
     except BatchError as error:
         return {"type": "error", "id": _batch_id(raw), "detail": error.detail} | error.extra()
-    return {"type": "ack", "id": batch.id, "accepted": accepted}
+    return {"type": "ack", "id": batch_id, "accepted": accepted}
 
 
 def _batch_id(raw: bytes) -> Any:

@@ -45,27 +45,28 @@ INSERT_SAMPLES = "INSERT INTO worker_samples SELECT * FROM ev_heartbeat"
 
 # EWMA of heartbeat gaps gives link regularity without scanning history on every tick.
 UPSERT_HEARTBEAT = """
-INSERT INTO workers (worker_id, hardware, registered_at, last_seen, cpu_percent, memory_used_gb,
+INSERT INTO workers (worker_id, hardware, registered_at, last_seen, last_heartbeat, cpu_percent, memory_used_gb,
   memory_total_gb, memory_percent, gpus, rtt_ms, running_tasks)
-SELECT worker_id, []::VARCHAR[], min(ts), max(ts), arg_max(cpu_percent, ts), arg_max(memory_used_gb, ts),
+SELECT worker_id, []::VARCHAR[], min(ts), max(ts), max(ts), arg_max(cpu_percent, ts), arg_max(memory_used_gb, ts),
   arg_max(memory_total_gb, ts), arg_max(memory_percent, ts), arg_max(gpus, ts), arg_max(rtt_ms, ts),
   arg_max(running_tasks, ts)
 FROM ev_heartbeat GROUP BY worker_id
 ON CONFLICT (worker_id) DO UPDATE SET
-  cpu_percent = CASE WHEN workers.last_seen > excluded.last_seen THEN workers.cpu_percent ELSE coalesce(excluded.cpu_percent, workers.cpu_percent) END,
-  memory_used_gb = CASE WHEN workers.last_seen > excluded.last_seen THEN workers.memory_used_gb ELSE coalesce(excluded.memory_used_gb, workers.memory_used_gb) END,
-  memory_total_gb = CASE WHEN workers.last_seen > excluded.last_seen THEN workers.memory_total_gb ELSE coalesce(excluded.memory_total_gb, workers.memory_total_gb) END,
-  memory_percent = CASE WHEN workers.last_seen > excluded.last_seen THEN workers.memory_percent ELSE coalesce(excluded.memory_percent, workers.memory_percent) END,
-  gpus = CASE WHEN workers.last_seen > excluded.last_seen THEN workers.gpus ELSE coalesce(excluded.gpus, workers.gpus) END,
-  rtt_ms = CASE WHEN workers.last_seen > excluded.last_seen THEN workers.rtt_ms ELSE coalesce(excluded.rtt_ms, workers.rtt_ms) END,
-  running_tasks = CASE WHEN workers.last_seen > excluded.last_seen THEN workers.running_tasks ELSE coalesce(excluded.running_tasks, workers.running_tasks) END,
-  hb_gap_avg = CASE WHEN workers.last_seen IS NULL OR excluded.last_seen <= workers.last_seen THEN workers.hb_gap_avg
-    ELSE coalesce(0.8 * workers.hb_gap_avg, 0) + (CASE WHEN workers.hb_gap_avg IS NULL THEN 1 ELSE 0.2 END)
-         * epoch(excluded.last_seen - workers.last_seen) END,
-  hb_gap_dev = CASE WHEN workers.last_seen IS NULL OR excluded.last_seen <= workers.last_seen OR workers.hb_gap_avg IS NULL
-    THEN coalesce(workers.hb_gap_dev, 0)
-    ELSE 0.8 * coalesce(workers.hb_gap_dev, 0) + 0.2 * abs(epoch(excluded.last_seen - workers.last_seen) - workers.hb_gap_avg) END,
-  last_seen = greatest(workers.last_seen, excluded.last_seen)"""
+  {values},
+  hb_gap_avg = CASE WHEN {not_newer} THEN workers.hb_gap_avg
+    WHEN workers.hb_gap_avg IS NULL THEN {gap} ELSE 0.8 * workers.hb_gap_avg + 0.2 * {gap} END,
+  hb_gap_dev = CASE WHEN {not_newer} OR workers.hb_gap_avg IS NULL THEN coalesce(workers.hb_gap_dev, 0)
+    ELSE 0.8 * coalesce(workers.hb_gap_dev, 0) + 0.2 * abs({gap} - workers.hb_gap_avg) END,
+  last_seen = greatest(workers.last_seen, excluded.last_seen),
+  last_heartbeat = greatest(workers.last_heartbeat, excluded.last_heartbeat)"""
+# Only a newer heartbeat replaces the values; other events move last_seen but not these.
+_NOT_NEWER = "workers.last_heartbeat IS NULL OR excluded.last_heartbeat <= workers.last_heartbeat"
+_HEARTBEAT_VALUES = ("cpu_percent", "memory_used_gb", "memory_total_gb", "memory_percent", "gpus", "rtt_ms",
+                     "running_tasks")
+UPSERT_HEARTBEAT = UPSERT_HEARTBEAT.format(
+    values=",\n  ".join(f"{c} = CASE WHEN workers.last_heartbeat > excluded.last_heartbeat THEN workers.{c} "
+                        f"ELSE coalesce(excluded.{c}, workers.{c}) END" for c in _HEARTBEAT_VALUES),
+    not_newer=_NOT_NEWER, gap="epoch(excluded.last_heartbeat - workers.last_heartbeat)")
 
 UPSERT_OFFLINE = """
 INSERT INTO workers (worker_id, hardware, registered_at, last_seen, offline_at)

@@ -9,7 +9,7 @@ BASE_DDL = [
     """CREATE TABLE IF NOT EXISTS workers (
         worker_id VARCHAR PRIMARY KEY, hostname VARCHAR, hardware VARCHAR[], capabilities JSON,
         status VARCHAR NOT NULL DEFAULT 'active', offline_reason VARCHAR, health VARCHAR NOT NULL DEFAULT 'unknown',
-        registered_at TIMESTAMP, last_seen TIMESTAMP, offline_at TIMESTAMP,
+        registered_at TIMESTAMP, last_seen TIMESTAMP, last_heartbeat TIMESTAMP, offline_at TIMESTAMP,
         cpu_percent DOUBLE, memory_used_gb DOUBLE, memory_total_gb DOUBLE, memory_percent DOUBLE,
         gpus JSON, rtt_ms DOUBLE, running_tasks INTEGER DEFAULT 0,
         hb_gap_avg DOUBLE, hb_gap_dev DOUBLE,
