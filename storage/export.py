@@ -118,13 +118,20 @@ async def stream_from_thread(produce: Callable[[], Iterator[bytes]], depth: int 
 
 def _pump(produce: Callable[[], Iterator[bytes]], chunks: queue.Queue, stop: threading.Event) -> None:
     """Producer side of stream_from_thread; gives up as soon as the consumer is gone."""
+    source = produce()
     try:
-        for chunk in produce():
+        for chunk in source:
             if not _offer(chunks, chunk, stop):
                 return
         _offer(chunks, None, stop)
     except Exception as error:  # handed to the consumer, which raises it
         _offer(chunks, error, stop)
+    finally:
+        source.close()  # on this thread: ends the cursor's transaction where it was opened
+        try:
+            chunks.put_nowait(None)  # wakes a consumer thread still waiting in get()
+        except queue.Full:
+            pass
 
 
 def _offer(chunks: queue.Queue, item: Any, stop: threading.Event) -> bool:

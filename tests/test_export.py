@@ -1,6 +1,8 @@
 """GET /api/export streams CSV/Parquet batch by batch with bounded memory (through a live server)."""
 
 import io
+import threading
+import time
 from datetime import datetime, timedelta
 
 import httpx
@@ -86,3 +88,17 @@ def test_export_validates_its_parameters(client):
     assert client.get("/api/export/tasks?format=xlsx", headers=user).status_code == 400
     assert client.get("/api/export/tasks?start=2026-11-02&end=2026-11-01", headers=user).status_code == 400
     assert client.get("/api/export/tasks").status_code == 401
+
+
+def test_client_leaving_mid_export_ends_the_producer(seeded):
+    with httpx.stream("GET", seeded.url + "/api/export/samples", params={"format": "csv"},
+                      headers=bearer(seeded.user_token), timeout=60) as response:
+        first = next(response.iter_bytes())
+    assert first.startswith(b'"ts","worker_id"')
+    deadline = time.monotonic() + 60
+    while any(thread.name == "export" for thread in threading.enumerate()) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not any(thread.name == "export" for thread in threading.enumerate())
+    answer = httpx.post(seeded.url + "/api/sql", json={"sql": "SELECT count(*) FROM worker_samples"},
+                        headers=bearer(seeded.admin_token), timeout=60).json()
+    assert answer["rows"] == [[ROWS]]
