@@ -95,31 +95,33 @@ def _with_store(args: argparse.Namespace, action) -> int:
         store.close()
 
 
-def users_add(args: argparse.Namespace) -> int:
+def new_password_hash(prompt: str) -> str:
     from backend.auth import hash_password
-    from storage import accounts
-    password = read_password(f"password for {args.name}: ")
+    password = read_password(prompt)
     if len(password) < 8:
         raise SystemExit("error: the password must have at least 8 characters")
+    return hash_password(password)
+
+
+def users_add(args: argparse.Namespace) -> int:
+    from storage import accounts
+    password_hash = new_password_hash(f"password for {args.name}: ")
 
     def add(store: Store) -> int:
         if store.read_sync(lambda cur: accounts.user(cur, args.name)):
             raise SystemExit(f"error: user {args.name!r} already exists")
-        store.write_sync(accounts.add_user(args.name, hash_password(password), args.role, time.time()))
+        store.write_sync(accounts.add_user(args.name, password_hash, args.role, time.time()))
         print(f"added {args.role} {args.name}")
         return 0
     return _with_store(args, add)
 
 
 def users_passwd(args: argparse.Namespace) -> int:
-    from backend.auth import hash_password
     from storage import accounts
-    password = read_password(f"new password for {args.name}: ")
-    if len(password) < 8:
-        raise SystemExit("error: the password must have at least 8 characters")
+    password_hash = new_password_hash(f"new password for {args.name}: ")
 
     def change(store: Store) -> int:
-        if not store.write_sync(accounts.set_password(args.name, hash_password(password))):
+        if not store.write_sync(accounts.set_password(args.name, password_hash)):
             raise SystemExit(f"error: no user {args.name!r}")
         print(f"password of {args.name} changed")
         return 0
