@@ -6,7 +6,6 @@ import sys
 import time
 
 import duckdb
-import pytest
 
 from support import bearer
 
