@@ -164,3 +164,16 @@ def test_dead_webhook_does_not_delay_evaluation(store):
     assert [alert["scope"] for alert in active] == ["cluster"]
     delivery = store.read_sync(alert_store.list_deliveries)[0]
     assert delivery["ok"] is False and delivery["attempts"] == 2 and "Timeout" in delivery["error"]
+
+
+def test_cluster_health_rule_reads_the_overview_score(store, tmp_path):
+    from backend.alerts import cluster_health
+    from backend.settings import Settings
+
+    set_worker(store, "w1", cpu=20.0)
+    rule = {"name": "fleet unhealthy", "metric": "cluster_health", "comparison": "<=", "threshold": 100,
+            "for_seconds": 0, "severity": "info", "scope_kind": "all"}
+    store.write_sync(lambda con: alert_store.insert_rule(con, rule))
+    evaluator = AlertEvaluator(store, health=cluster_health(Settings(db=str(tmp_path / "unused.duckdb"))))
+    fired = [item for item in asyncio.run(evaluator.tick(T0)) if item.rule["name"] == "fleet unhealthy"]
+    assert [item.scope for item in fired] == ["cluster"] and 0 <= fired[0].value <= 100
