@@ -170,8 +170,13 @@ def count_requests(api_url: str, counter: CountingApp, sessions: int, seconds: f
         _wait_http(f"http://127.0.0.1:{port}/_stcore/health")
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+            # Tabs sign in with the refresh off (twenty loading tabs would starve each other on two
+            # cores), then each picks the default 5 s in its sidebar, as a viewer would.
             pages = [_signed_in_page(browser, port) for _ in range(sessions)]
-            time.sleep(15)  # sign-ins and first loads are not the steady state being measured
+            for page in pages:
+                page.get_by_role("combobox", name="Refresh interval").click()
+                page.get_by_role("option", name="5 s", exact=True).click()
+            time.sleep(15)  # first reruns are not the steady state being measured
             counter.take()
             time.sleep(seconds)
             counted = counter.take()
@@ -197,7 +202,7 @@ def _wait_http(url: str, seconds: float = 90) -> None:
 def _signed_in_page(browser, port: int):
     page = browser.new_context().new_page()
     page.set_default_timeout(180_000)  # twenty tabs on two cores load slowly; slowness is not the measure
-    page.goto(f"http://127.0.0.1:{port}/monitoring")
+    page.goto(f"http://127.0.0.1:{port}/monitoring?refresh=0")
     page.get_by_role("textbox", name="Username").fill("admin")
     page.get_by_role("textbox", name="Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
@@ -212,14 +217,17 @@ def report(args, seed_seconds: float, cold: dict, warm: dict, traffic: dict[int,
              f"the fleet simulator, written through IngestService"
              + (f" in {seed_seconds:.0f} s" if seed_seconds else "") + ". Backend in the "
              "bench process (uvicorn), pages run by Streamlit's AppTest signed in as admin.", "",
-             "| page | cold: REST, caches cleared (median s) | warm: live snapshot, cached (median s) | target |",
-             "|---|---|---|---|"]
+             "| page | cold: REST, caches cleared (median s) | cold: slowest run (s) "
+             "| warm: live snapshot, cached (median s) | target: median < 1.5 s |",
+             "|---|---|---|---|---|"]
     for page in PAGES:
         worst = statistics.median(cold[page])
-        lines.append(f"| `{page}` | {worst:.2f} | {statistics.median(warm[page]):.2f} | "
-                     f"< 1.5 s → {'met' if worst < 1.5 else 'NOT met'} |")
+        lines.append(f"| `{page}` | {worst:.2f} | {max(cold[page]):.2f} | {statistics.median(warm[page]):.2f} | "
+                     f"{'met' if worst < 1.5 else 'NOT met'} |")
+    lines += ["", "The slowest cold run is each page's first run after the backend opened the store; "
+              "the median is the steady cost of a run whose data is not cached."]
     lines += ["", f"Backend requests per minute with the dashboard (`streamlit run streamlit_app.py` with "
-              f"`DTMON_API_URL`) and N signed-in Chromium tabs on Overview, default 5 s refresh, counted over "
+              f"`DTMON_API_URL`) and N signed-in Chromium tabs on Overview refreshing every 5 s (the default), counted over "
               f"{args.seconds:.0f} s after a 15 s warm-up:", "", "| requests/min | " +
               " | ".join(f"{n} session{'s' if n > 1 else ''}" for n in traffic) + " |",
               "|---|" + "---|" * len(traffic)]

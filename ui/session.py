@@ -111,8 +111,8 @@ def sign_out(target: data.Backend, current: Viewer) -> None:
 def sidebar(target: data.Backend, current: Viewer) -> None:
     """Refresh interval, live indicator, backend status, last update, who is signed in."""
     with st.sidebar:
-        refresh = st.selectbox("Refresh interval", REFRESH_CHOICES, index=2, key="dtmon_refresh",
-                               format_func=lambda s: "Off" if s == 0 else f"{s} s")
+        refresh = st.selectbox("Refresh interval", REFRESH_CHOICES, index=initial_refresh_index(),
+                               key="dtmon_refresh", format_func=lambda s: "Off" if s == 0 else f"{s} s")
         if refresh and autorefresh_enabled():
             st_autorefresh(interval=refresh * 1000, key="dtmon_autorefresh")
         st.markdown(live_indicator(target, refresh))
@@ -123,6 +123,12 @@ def sidebar(target: data.Backend, current: Viewer) -> None:
         if st.button("Sign out", key="dtmon_sign_out"):
             sign_out(target, current)
             st.rerun()
+
+
+def initial_refresh_index() -> int:
+    """5 s unless the link says otherwise (`?refresh=30`), so a shared link keeps its interval."""
+    wanted = st.query_params.get("refresh", "5")
+    return REFRESH_CHOICES.index(int(wanted)) if wanted.isdigit() and int(wanted) in REFRESH_CHOICES else 2
 
 
 def autorefresh_enabled() -> bool:
