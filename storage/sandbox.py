@@ -13,8 +13,10 @@ import duckdb
 
 # Credentials stay out of reach even for admins' ad-hoc queries and snapshots.
 PRIVATE_TABLES = frozenset({"users", "api_tokens", "sessions"})
-# These take SQL text as a string argument and would bypass the table check.
-FORBIDDEN_TABLE_FUNCTIONS = frozenset({"query", "query_table"})
+# query/query_table take SQL as a string (would bypass the table check); pragma_storage_info
+# exposes min/max statistics of any table; checkpoints are the server's maintenance, not a read.
+FORBIDDEN_TABLE_FUNCTIONS = frozenset({"query", "query_table", "pragma_storage_info", "checkpoint",
+                                       "force_checkpoint"})
 
 DEFAULT_ROW_LIMIT = 1000
 MAX_ROW_LIMIT = 100_000

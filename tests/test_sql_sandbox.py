@@ -50,6 +50,9 @@ def test_row_limit_truncates(con):
         "SET threads = 1",
         "SELECT * FROM users",
         "SELECT * FROM query('SELECT * FROM users')",
+        "SUMMARIZE users",
+        "SELECT * FROM pragma_storage_info('users')",
+        "FROM checkpoint()",
         "",
     ],
 )
