@@ -107,4 +107,10 @@ def describe_schema(cursor: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
         entry = tables.setdefault(table, {"table": table, "description": descriptions.get(table, ""), "columns": []})
         meaning = COLUMN_MEANINGS.get(table, {}).get(column, "")
         entry["columns"].append({"name": column, "type": kind, "meaning": meaning})
-    return list(tables.values())
+    return sorted(tables.values(), key=lambda entry: _reading_order(entry["table"]))
+
+
+def _reading_order(table: str) -> tuple[int, str]:
+    """Fleet tables first, in the order people usually query them; the rest by name."""
+    known = list(COLUMN_MEANINGS)
+    return (known.index(table), table) if table in known else (len(known), table)
