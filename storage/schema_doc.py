@@ -21,7 +21,8 @@ COLUMN_MEANINGS: dict[str, dict[str, str]] = {
         "worker_id": "worker id as reported", "hostname": "host name", "hardware": "hardware types (list)",
         "capabilities": "reported capabilities (JSON)", "status": "active, busy or offline",
         "offline_reason": "shutdown or timeout", "health": "healthy, warning, critical or unknown",
-        "registered_at": "first registration (UTC)", "last_seen": "last contact (UTC)",
+        "registered_at": "first registration (UTC)", "last_seen": "last contact of any kind (UTC)",
+        "last_heartbeat": "newest heartbeat (UTC)",
         "offline_at": "last explicit worker_offline (UTC)", "cpu_percent": "CPU % at the last heartbeat",
         "memory_used_gb": "memory used (GB)", "memory_total_gb": "memory installed (GB)",
         "memory_percent": "memory used % of total", "gpus": "GPUs at the last heartbeat (JSON)",
@@ -114,3 +115,35 @@ def _reading_order(table: str) -> tuple[int, str]:
     """Fleet tables first, in the order people usually query them; the rest by name."""
     known = list(COLUMN_MEANINGS)
     return (known.index(table), table) if table in known else (len(known), table)
+
+
+def markdown(tables: list[dict[str, Any]]) -> str:
+    """The schema reference of docs/HISTORY_SQL_ALERTS.md, generated from the database."""
+    lines: list[str] = []
+    for table in tables:
+        lines += [f"### {table['table']}", "", table["description"], "", "| column | type | meaning |", "|---|---|---|"]
+        lines += [f"| {c['name']} | {c['type']} | {c['meaning']} |" for c in table["columns"]]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def rewrite_doc(path: str = "docs/HISTORY_SQL_ALERTS.md") -> None:
+    """Regenerate the doc's schema reference (everything after its marker line) from a fresh schema."""
+    from pathlib import Path
+
+    from storage.store import Store
+
+    store = Store(":memory:").open()
+    try:
+        reference = markdown(store.read_sync(describe_schema))
+    finally:
+        store.close()
+    doc = Path(path).read_text()
+    head = doc[: doc.index(DOC_MARKER) + len(DOC_MARKER)]
+    Path(path).write_text(head + "\n" + reference)
+
+
+DOC_MARKER = "Timestamps are `TIMESTAMP` in UTC (no time zone type). Rates are percents.\n"
+
+if __name__ == "__main__":
+    rewrite_doc()  # python -m storage.schema_doc, after adding a column and its meaning above
