@@ -111,8 +111,9 @@ def sign_out(target: data.Backend, current: Viewer) -> None:
 def sidebar(target: data.Backend, current: Viewer) -> None:
     """Refresh interval, live indicator, backend status, last update, who is signed in."""
     with st.sidebar:
-        refresh = st.selectbox("Refresh interval", REFRESH_CHOICES, index=initial_refresh_index(),
-                               key="dtmon_refresh", format_func=lambda s: "Off" if s == 0 else f"{s} s")
+        remember_initial_refresh()
+        refresh = st.selectbox("Refresh interval", REFRESH_CHOICES, key="dtmon_refresh",
+                               format_func=lambda s: "Off" if s == 0 else f"{s} s")
         if refresh and autorefresh_enabled():
             st_autorefresh(interval=refresh * 1000, key="dtmon_autorefresh")
         st.markdown(live_indicator(target, refresh))
@@ -125,10 +126,12 @@ def sidebar(target: data.Backend, current: Viewer) -> None:
             st.rerun()
 
 
-def initial_refresh_index() -> int:
-    """5 s unless the link says otherwise (`?refresh=30`), so a shared link keeps its interval."""
-    wanted = st.query_params.get("refresh", "5")
-    return REFRESH_CHOICES.index(int(wanted)) if wanted.isdigit() and int(wanted) in REFRESH_CHOICES else 2
+def remember_initial_refresh() -> None:
+    """5 s unless the first link said otherwise (`?refresh=30`); kept when Streamlit drops the query."""
+    if "dtmon_refresh" not in st.session_state:
+        wanted = st.query_params.get("refresh", "5")
+        chosen = int(wanted) if wanted.isdigit() and int(wanted) in REFRESH_CHOICES else 5
+        st.session_state["dtmon_refresh"] = chosen
 
 
 def autorefresh_enabled() -> bool:

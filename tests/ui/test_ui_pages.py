@@ -185,3 +185,11 @@ def test_admin_starts_and_stops_the_demo_fleet_from_the_empty_overview(live_back
         assert not app.error and not status()["running"]
     finally:
         httpx.post(f"{live_backend.url}/api/demo/stop", headers=bearer(live_backend.admin_token), timeout=60)
+
+
+def test_refresh_interval_comes_from_the_link(admin_app):
+    admin_app.query_params["refresh"] = "30"
+    admin_app.run()
+    assert admin_app.sidebar.selectbox(key="dtmon_refresh").value == 30
+    assert admin_app.sidebar.markdown[0].value in (":material/bolt: **Live (WebSocket)**",
+                                                   ":material/sync: **Polling every 30 s**")
