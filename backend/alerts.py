@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Callable, Mapping
 
+from backend.settings import Settings
 from storage import alerts as alert_store
 from storage.alert_metrics import METRICS, SCOPE_KINDS, observe
 
@@ -208,20 +209,20 @@ def webhook_payload(transition: Transition, alert: dict[str, Any]) -> dict[str, 
     return {"event": event, "alert": alert, "rule": rule, "message": transition.message}
 
 
-def cluster_health(settings: Any) -> Callable[[Any], float | None]:
+def cluster_health(settings: Settings) -> Callable[[Any], float | None]:
     """The health score the Cluster view shows, as an alert metric."""
     from backend import monitoring
 
     return lambda cursor: monitoring.cluster(settings)(cursor)["health"]["score"]
 
 
-async def run_alert_loop(store: Any, settings: Any, stop: asyncio.Event, health: Callable | None = None) -> None:
+async def run_alert_loop(store: Any, settings: Settings, stop: asyncio.Event, health: Callable | None = None) -> None:
     """Background task: evaluate every DTMON_ALERT_INTERVAL seconds until `stop` is set."""
     from backend.webhooks import WebhookDispatcher
 
-    dispatcher = WebhookDispatcher(store, timeout_s=float(getattr(settings, "webhook_timeout", 5.0)))
+    dispatcher = WebhookDispatcher(store, timeout_s=settings.webhook_timeout)
     evaluator = AlertEvaluator(store, dispatcher, health or cluster_health(settings))
-    interval = float(getattr(settings, "alert_interval", 10.0))
+    interval = settings.alert_interval
     try:
         await evaluator.restore()
         while not stop.is_set():
