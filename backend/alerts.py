@@ -11,6 +11,7 @@ from typing import Any, Callable, Mapping
 
 from backend.settings import Settings
 from storage import alerts as alert_store
+from storage.store import Store
 from storage.alert_metrics import METRICS, SCOPE_KINDS, observe
 
 log = logging.getLogger(__name__)
@@ -161,7 +162,7 @@ def _check_webhook(cleaned: dict[str, Any]) -> None:
 class AlertEvaluator:
     """Runs `evaluate` against the store each tick and applies its transitions."""
 
-    def __init__(self, store: Any, dispatcher: Any = None, health: Callable | None = None) -> None:
+    def __init__(self, store: Store, dispatcher: Any = None, health: Callable | None = None) -> None:
         self.store, self.dispatcher, self.health = store, dispatcher, health
         self.state: dict[Key, SubjectState] = {}
 
@@ -216,7 +217,7 @@ def cluster_health(settings: Settings) -> Callable[[Any], float | None]:
     return lambda cursor: monitoring.cluster(settings)(cursor)["health"]["score"]
 
 
-async def run_alert_loop(store: Any, settings: Settings, stop: asyncio.Event, health: Callable | None = None) -> None:
+async def run_alert_loop(store: Store, settings: Settings, stop: asyncio.Event, health: Callable | None = None) -> None:
     """Background task: evaluate every DTMON_ALERT_INTERVAL seconds until `stop` is set."""
     from backend.webhooks import WebhookDispatcher
 

@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 
 from storage import alerts as alert_store
+from storage.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -16,7 +17,7 @@ log = logging.getLogger(__name__)
 class WebhookDispatcher:
     """Delivers payloads on background tasks; `submit` returns at once."""
 
-    def __init__(self, store: Any, timeout_s: float = 5.0, attempts: int = 3,
+    def __init__(self, store: Store, timeout_s: float = 5.0, attempts: int = 3,
                  backoff_s: float = 1.0, max_in_flight: int = 100) -> None:
         self.store = store
         self.timeout_s, self.attempts, self.backoff_s = timeout_s, attempts, backoff_s
