@@ -5,9 +5,6 @@ from playwright.sync_api import Page, expect
 from tests.browser.conftest import screenshot, wait_for_app
 from tests.ui.scripted_fleet import EXPECTED, HOSTILE_NAME
 
-CORE_PAGES = ["Overview", "Workers", "Tasks", "Network", "Hardware"]
-
-
 def go_to(page: Page, title: str) -> None:
     """Navigate with the sidebar link, keeping the Streamlit session (and its sign-in)."""
     page.locator("[data-testid=stSidebarNav] a", has_text=title).click()
@@ -89,17 +86,6 @@ def test_every_page_filters_map_and_no_script_injection(logged_in_page: Page):
     assert page.dialogs == [] and hostile_images(page) == 0
 
 
-def test_other_pages_render_for_screenshots(logged_in_page: Page):
-    page = logged_in_page
-    titles = [t.split("\n")[-1] for t in page.locator("[data-testid=stSidebarNav] a").all_inner_texts()]
-    for title in [t for t in titles if t not in CORE_PAGES]:
-        page.locator("[data-testid=stSidebarNav] a", has_text=title).click()
-        page.wait_for_timeout(500)
-        wait_for_app(page)
-        screenshot(page, title.lower())
-    assert page.dialogs == []
-
-
 def test_viewer_role_signs_in_and_out(page: Page, dashboard_server):
     from tests.browser.conftest import VIEWER, sign_in
 
@@ -107,3 +93,24 @@ def test_viewer_role_signs_in_and_out(page: Page, dashboard_server):
     expect(page.get_by_text("Signed in as viewer (user)")).to_be_visible()
     page.get_by_role("button", name="Sign out").click()
     expect(page.get_by_role("button", name="Sign in")).to_be_visible()
+
+
+def test_dark_mode_follows_the_system_setting(browser, dashboard_server):
+    from tests.browser.conftest import sign_in
+
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, color_scheme="dark")
+    try:
+        page = context.new_page()
+        sign_in(page, dashboard_server.url, "admin", dashboard_server.admin_password)
+        background = page.evaluate(
+            "getComputedStyle(document.querySelector('[data-testid=stApp]')).backgroundColor")
+        channels = [int(c) for c in background[background.index("(") + 1:background.index(")")].split(",")[:3]]
+        assert max(channels) < 80, background  # a dark background, not the light theme
+        expect(page.locator("[data-testid=stMetricValue]")).to_have_count(4)
+        screenshot(page, "overview-dark")
+        go_to(page, "Network")
+        expect(page.frame_locator("iframe").first.locator("#mynetwork canvas")).to_be_visible(timeout=20_000)
+        page.wait_for_timeout(2500)
+        screenshot(page, "network-dark")
+    finally:
+        context.close()
