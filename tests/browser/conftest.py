@@ -109,9 +109,11 @@ def dashboard_url(dashboard_server: DashboardServer) -> str:
     return dashboard_server.url
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
-    """Debian Chromium driven by Playwright (never a downloaded browser)."""
+    """Debian Chromium driven by Playwright (never a downloaded browser). Module scope: Playwright's
+    sync API keeps an event loop running in the main thread, which would break asyncio.run() in
+    every test collected after the browser tests."""
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield launched
