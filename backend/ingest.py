@@ -133,29 +133,33 @@ class IngestService:
         groups = rows_by_group(batch.events, now)
         if not groups:
             return 0
-        tables = to_arrow(groups)
-        counts = await self.store.write(apply_events(tables, _us(now), self.settings.offline_after))
+        write = apply_events(to_arrow(groups), _us(now), self.settings.offline_after, self._committed)
+        counts = await self.store.write(write)
         self._count(counts, groups)
-        if "worker_heartbeat" in tables:
-            self._unfolded.append(tables["worker_heartbeat"])
-            self._unfolded_rows += tables["worker_heartbeat"].num_rows
-            if self._unfolded_rows >= FOLD_AT_ROWS:
-                await self.fold()
+        if self._unfolded_rows >= FOLD_AT_ROWS:
+            await self.fold()
         return len(batch.events)
+
+    def _committed(self, heartbeats) -> None:
+        """Called by the writer thread under the store's commit lock, right after COMMIT."""
+        self._unfolded.append(heartbeats)
+        self._unfolded_rows += heartbeats.num_rows
 
     async def fold(self) -> int:
         """Bring the workers' current state up to the samples appended so far (cheap when none)."""
         async with self._fold_lock:  # a reader arriving mid-fold waits for it to commit
-            if not self._unfolded:
+            with self.store.commit_lock:  # no batch half visible: committed means handed over here
+                tables, self._unfolded, self._unfolded_rows = self._unfolded, [], 0
+            if not tables:
                 return 0
-            tables, self._unfolded, self._unfolded_rows = self._unfolded, [], 0
             return await self.store.write(fold_heartbeats(tables, _us(time.time()), self.settings.offline_after))
 
     async def recover(self) -> int:
         """At start: fold samples a crash left unfolded (they were committed, so acknowledged)."""
         leftover = await self.store.read(unfolded_samples)
         if leftover.num_rows:
-            self._unfolded.append(leftover)
+            with self.store.commit_lock:
+                self._committed(leftover)
         return await self.fold()
 
     def _count(self, counts: dict[str, int], groups: dict[str, list[dict]]) -> None:

@@ -157,8 +157,10 @@ class ApplyEvents:
     """A write for the writer thread; neighbours in one commit merge into a single SQL pass."""
 
     def __init__(self, tables: dict[str, pa.Table], now_us: int, offline_after_s: float,
+                 on_commit: Callable[[pa.Table], None] | None = None,
                  members: list[dict[str, int]] | None = None) -> None:
         self.tables, self.now_us, self.offline_after_s = tables, now_us, offline_after_s
+        self.on_commit = on_commit  # receives the committed heartbeats, still to be folded
         self.members = members
 
     @classmethod
@@ -166,7 +168,11 @@ class ApplyEvents:
         groups = {g for w in writes for g in w.tables}
         tables = {g: pa.concat_tables([w.tables[g] for w in writes if g in w.tables]) for g in groups}
         counts = [{g: t.num_rows for g, t in w.tables.items()} for w in writes]
-        return cls(tables, max(w.now_us for w in writes), writes[0].offline_after_s, counts)
+        return cls(tables, max(w.now_us for w in writes), writes[0].offline_after_s, writes[0].on_commit, counts)
+
+    def after_commit(self) -> None:
+        if self.on_commit is not None and "worker_heartbeat" in self.tables:
+            self.on_commit(self.tables["worker_heartbeat"])
 
     def __call__(self, con: duckdb.DuckDBPyConnection) -> dict[str, int] | list[dict[str, int]]:
         touched: list[pa.Array] = []
@@ -184,9 +190,10 @@ class ApplyEvents:
         return self.members or {group: t.num_rows for group, t in self.tables.items()}
 
 
-def apply_events(tables: dict[str, pa.Table], now_us: int, offline_after_s: float) -> ApplyEvents:
+def apply_events(tables: dict[str, pa.Table], now_us: int, offline_after_s: float,
+                 on_commit: Callable[[pa.Table], None] | None = None) -> ApplyEvents:
     """The write applying one validated batch."""
-    return ApplyEvents(tables, now_us, offline_after_s)
+    return ApplyEvents(tables, now_us, offline_after_s, on_commit)
 
 
 def _refresh_touched(con: duckdb.DuckDBPyConnection, touched: list[pa.Array], now_us: int,

@@ -55,6 +55,7 @@ class Store:
         self._writer: threading.Thread | None = None
         self._guard = threading.Condition()  # the parent connection refuses concurrent calls
         self._readers = 0
+        self.commit_lock = threading.Lock()
         self.commits = 0
 
     def open(self) -> "Store":
@@ -170,12 +171,19 @@ class Store:
         con.execute("BEGIN TRANSACTION")
         try:
             results = [fn(con) for fn in fns]
-            con.execute("COMMIT")
         except Exception:
             con.execute("ROLLBACK")
             raise
+        with self.commit_lock:  # what a commit makes visible and its after_commit hooks go together
+            con.execute("COMMIT")
+            for fn in fns:
+                getattr(fn, "after_commit", _nothing)()
         self.commits += 1
         return results
+
+
+def _nothing() -> None:
+    return None
 
 
 def _settle(future: Future, result: Any = None, error: BaseException | None = None) -> None:
