@@ -58,9 +58,10 @@ def require_viewer(target: data.Backend) -> Viewer:
     if is_signed_in():
         current = viewer()
         try:
-            data.whoami(target, current.token)
+            role = data.whoami(target, current.token).get("role", current.role)
+            st.session_state[_AUTH_KEY]["role"] = role  # the server's word, not the login-time answer
             target.live.offer_token(current.token)
-            return current
+            return viewer()
         except ApiError as exc:
             if exc.status_code not in (401, 403):
                 st.error(f"The backend could not check your session: {exc.message}")
