@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from ui import charts, data, session
+from ui.history_view import range_control
 from ui.fmt import HARDWARE_LABELS, ago, hardware_label, health_mark, number, percent, status_mark
 from ui.tables import coloured, task_table
 
@@ -56,8 +57,8 @@ def worker_frame(rows: list[dict]) -> pd.DataFrame:
 
 def worker_detail(target: data.Backend, token: str, worker_id: str) -> None:
     """One worker: headline numbers, CPU/memory history, its tasks, hardware and capabilities."""
-    detail = data.load(data.fetch, target, token, f"/api/monitoring/workers/{quote(worker_id, safe='')}",
-                       {"range": "1h"})
+    window = range_control("worker_detail")  # the History page's control: same presets, same custom range
+    detail = data.load(data.fetch, target, token, f"/api/monitoring/workers/{quote(worker_id, safe='')}", window)
     worker = detail.get("worker") or {}
     st.subheader("Worker detail")
     st.text(f"{worker.get('id')} on {worker.get('hostname') or 'unknown host'}")
@@ -71,7 +72,7 @@ def worker_detail(target: data.Backend, token: str, worker_id: str) -> None:
     if series:
         st.altair_chart(charts.worker_series_chart(series), width="stretch")
     else:
-        st.caption("No heartbeat samples in the last hour.")
+        st.caption("No heartbeat samples in this time range.")
     left, right = st.columns(2)
     left.markdown("**Running tasks**")
     task_table(left, detail.get("running") or [], "No task is running on this worker.")
