@@ -109,8 +109,10 @@ class MonitoringController(Controller):
         rows, total = await read_current(request, monitoring.task_list(where, sort, order, limit, offset))
         return listed(rows, total)
 
-    @get("/tasks/{task_id:str}")
+    @get("/tasks/{task_id:path}")
     async def task(self, request: Request, task_id: str) -> dict[str, Any]:
+        """Task ids may hold slashes (pytest node ids such as tests/test_x.py::test_y)."""
+        task_id = task_id.lstrip("/")
         found = await read_current(request, monitoring.task_detail(task_id))
         if found is None:
             raise NotFoundException(f"no task {task_id!r}")

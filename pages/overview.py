@@ -40,7 +40,7 @@ def empty_state(target: data.Backend, viewer: session.Viewer) -> None:
         "No workers have reported yet — start an agent on each worker host with "
         "`python -m backend agent --url http://<this server>:8050 --token <ingest token>` "
         "(an admin creates ingest tokens with `POST /api/auth/tokens`), or load the Dask "
-        "scheduler plugin; docs/MONITOR_YOUR_FLEET.md shows both."
+        "scheduler plugin; the README's Monitor your fleet section shows both."
     )
     if viewer.is_admin:
         demo_controls(target, viewer, demo_running(target, viewer))

@@ -70,6 +70,13 @@ def test_malformed_json_and_oversized_body(client, settings):
     assert client.post("/api/ingest", content=huge, headers=bearer(client.ingest_token)).status_code == 413
 
 
+def test_task_ids_may_hold_slashes(client):
+    node_id = "tests/unit/test_io.py::test_read[utf-8]"
+    post(client, [{"kind": "task_submitted", "task_id": node_id}])
+    response = read(client, f"/api/monitoring/tasks/{node_id}")
+    assert response.status_code == 200 and response.json()["task"]["id"] == node_id
+
+
 def test_duplicates_are_idempotent_and_unknown_workers_register(client):
     finish = {"kind": "task_finished", "task_id": "t1", "worker_id": "w7", "status": "completed", "ts": 1_790_000_000}
     post(client, [finish])

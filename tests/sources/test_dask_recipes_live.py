@@ -1,4 +1,4 @@
-"""The Dask recipes of docs/MONITOR_YOUR_FLEET.md: the Python block, and the preload command lines."""
+"""The Dask recipes of the README ("Monitor your fleet"): the Python block, and the preload command lines."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from distributed import Client
 
-DOC = Path(__file__).resolve().parents[2] / "docs" / "MONITOR_YOUR_FLEET.md"
+DOC = Path(__file__).resolve().parents[2] / "README.md"
 DASK = str(Path(sys.executable).with_name("dask"))
-REPO = str(DOC.parents[1])
+REPO = str(DOC.parent)
 
 
 def doc_block(language: str, containing: str) -> str:

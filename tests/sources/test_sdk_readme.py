@@ -1,4 +1,4 @@
-"""The SDK recipe of docs/MONITOR_YOUR_FLEET.md runs as written against a real backend."""
+"""The SDK recipe of README ("Monitor your fleet") runs as written against a real backend."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 
 from backend.sources.monitoring import MonitoringSystem
 
-DOC = Path(__file__).resolve().parents[2] / "docs" / "MONITOR_YOUR_FLEET.md"
+DOC = Path(__file__).resolve().parents[2] / "README.md"
 
 
 def python_blocks() -> list[str]:
