@@ -64,8 +64,10 @@ def require_viewer(target: data.Backend) -> Viewer:
             return viewer()
         except ApiError as exc:
             if exc.status_code not in (401, 403):
-                st.error(f"The backend could not check your session: {exc.message}")
-                st.stop()
+                # Backend unreachable: stay signed in (the token was valid at the last check) so the
+                # sidebar still says what is happening; every fetch shows its own error meanwhile.
+                st.warning(f"The backend could not check your session: {exc.message}")
+                return viewer()
             target.live.withdraw_token(current.token)
             del st.session_state[_AUTH_KEY]
             st.warning("Your session has ended. Please sign in again.")
