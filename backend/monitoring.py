@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 
@@ -116,7 +117,6 @@ def worker_detail(worker_id: str, start: float, end: float, recent: int = 20) ->
 
 
 def _json(text: str | None, default: object) -> object:
-    import json
     return default if not text else json.loads(text)
 
 

@@ -8,6 +8,7 @@ from typing import Any
 import msgspec
 from litestar import Controller, Request, get, post
 from litestar.datastructures import State
+from litestar.exceptions import ValidationException
 
 from backend.auth import requires
 
@@ -40,9 +41,7 @@ class DemoController(Controller):
 
     @post("/start", status_code=200)
     async def start(self, request: Request, data: DemoStart | None = None) -> dict[str, Any]:
-        from litestar.exceptions import ValidationException
-
-        from backend.sources.demo import DemoRunner
+        from backend.sources.demo import DemoRunner  # imports Dask: only when a demo starts
         workers = (data or DemoStart()).workers
         if not 1 <= workers <= 8:
             raise ValidationException("workers: must be between 1 and 8")
