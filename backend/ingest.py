@@ -162,7 +162,7 @@ class IngestService:
                 self._committed(leftover)
         return await self.fold()
 
-    def _count(self, counts: dict[str, int], groups: dict[str, list[dict]]) -> None:
+    def _count(self, counts: dict[str, int], groups: dict[str, list[tuple]]) -> None:
         for group, n in counts.items():
             self.events_accepted[group] += n
         samples = groups.get("worker_heartbeat")

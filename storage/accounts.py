@@ -57,8 +57,8 @@ def token(cur: Cursor, token_hash: str, now: float) -> tuple[str, str, str, str]
 
 
 def tokens(cur: Cursor) -> list[dict]:
-    rows = cur.execute(f"SELECT token_id, name, role, username, kind, epoch(created_at), epoch(expires_at), "
-                       f"epoch(revoked_at) FROM api_tokens WHERE kind = 'api' ORDER BY created_at").fetchall()
+    rows = cur.execute("SELECT token_id, name, role, username, kind, epoch(created_at), epoch(expires_at), "
+                       "epoch(revoked_at) FROM api_tokens WHERE kind = 'api' ORDER BY created_at").fetchall()
     return [dict(zip(TOKEN_KEYS, r)) for r in rows]
 
 

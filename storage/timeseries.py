@@ -8,7 +8,7 @@ import duckdb
 
 from storage.queries import FAILED, ts
 
-# (largest span served, table, time column, finest bucket): raw up to 2 h, minutes up to 3 days.
+# (largest span served, tier, finest bucket in seconds): raw up to 2 h, minutes up to 3 days.
 TIERS = [
     (2 * 3600, "raw", 10),
     (3 * 86400, "minute", 60),
