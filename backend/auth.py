@@ -92,12 +92,19 @@ class AuthService:
                                                   time.time(), expires))
         return token, token_id
 
+    def cached(self, token: str) -> tuple[bool, Identity | None]:
+        """(known, identity) from the cache alone, so a busy client costs no thread hop."""
+        found = self._cache.get(hash_token(token))
+        if found and time.monotonic() - found[0] < CACHE_SECONDS:
+            return True, found[1]
+        return False, None
+
     def identify(self, token: str) -> Identity | None:
         """Look a bearer token up (sync: called from a worker thread or the middleware's executor)."""
+        known, identity = self.cached(token)
+        if known:
+            return identity
         digest = hash_token(token)
-        cached = self._cache.get(digest)
-        if cached and time.monotonic() - cached[0] < CACHE_SECONDS:
-            return cached[1]
         row = self.store.read_sync(lambda cur: accounts.token(cur, digest, time.time()))
         identity = Identity(name=row[2], role=row[1], kind=row[3], token_hash=digest) if row else None
         self._cache[digest] = (time.monotonic(), identity)
@@ -128,7 +135,9 @@ class TokenMiddleware(AbstractAuthenticationMiddleware):
             if connection.scope["type"] == "websocket":
                 return AuthenticationResult(user=None, auth=None)
             raise NotAuthorizedException("missing bearer token (Authorization: Bearer <token>)")
-        identity = await asyncio.to_thread(service.identify, token)
+        known, identity = service.cached(token)
+        if not known:
+            identity = await asyncio.to_thread(service.identify, token)
         if identity is None:
             raise NotAuthorizedException("invalid, expired or revoked token")
         return AuthenticationResult(user=identity, auth=token)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 import time
 from collections import defaultdict
@@ -11,10 +10,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import msgspec
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from backend import schemas
+from backend.columns import BadTimestamp, tables_by_group
 from backend.settings import Settings
-from storage.ingest import apply_events, fold_heartbeats, to_arrow, unfolded_samples
+from storage.ingest import apply_events, fold_heartbeats, unfolded_samples
 from storage.store import Store
 
 PATH = re.compile(r"`\$\.events\[(\d+)\](?:\.([A-Za-z_]+))?")
@@ -59,51 +61,12 @@ def _us(epoch: float) -> int:
     return int(round(epoch * 1_000_000))
 
 
-def rows_by_group(events: list[schemas.Event], received: float) -> dict[str, list[tuple]]:
-    """Flatten events into row tuples per storage group; bad timestamps name their event."""
-    groups: dict[str, list[tuple]] = defaultdict(list)
-    for index, event in enumerate(events):
-        try:
-            # events without ts keep their batch order, one microsecond apart
-            ts = _us(schemas.epoch_of(event.ts, received + index * 1e-6))
-        except (ValueError, TypeError) as exc:
-            raise BatchError(f"events[{index}].ts: {exc}", index, "ts") from None
-        group, row = _row(event, ts)
-        groups[group].append(row)
-    return groups
-
-
-def _row(event: schemas.Event, ts: int) -> tuple[str, tuple]:
-    """One row in the column order of storage.ingest.ARROW_SCHEMAS."""
-    if isinstance(event, schemas.WorkerHeartbeat):
-        gpus = msgspec.json.encode(event.gpus).decode() if event.gpus else None
-        return "worker_heartbeat", (ts, event.worker_id, event.cpu_percent, event.memory_used_gb,
-                                    event.memory_total_gb, _percent(event.memory_used_gb, event.memory_total_gb),
-                                    event.rtt_ms, event.running_tasks, gpus)
-    if isinstance(event, schemas.WorkerRegister):
-        return "worker_register", (ts, event.worker_id, event.hostname, sorted({h.lower() for h in event.hardware}),
-                                   json.dumps(event.capabilities, default=str))
-    if isinstance(event, schemas.WorkerOffline):
-        return "worker_offline", (ts, event.worker_id)
-    if isinstance(event, schemas.Link):
-        return "link", (ts, event.source, event.target, event.rtt_ms, event.bandwidth_bps)
-    return "task", _task_row(event, ts)
-
-
-def _task_row(event: schemas.Event, ts: int) -> tuple:
-    kind = type(event).__struct_config__.tag
-    if isinstance(event, schemas.TaskSubmitted):
-        requirements = sorted({name.lower() for name in event.requirements})
-        return ts, event.task_id, kind, event.type, event.priority, requirements, None, None, None, None
-    if isinstance(event, schemas.TaskFinished):
-        return ts, event.task_id, kind, None, None, None, event.worker_id, event.status, event.error, event.duration_s
-    return ts, event.task_id, kind, None, None, None, event.worker_id, None, None, None
-
-
-def _percent(used: float | None, total: float | None) -> float | None:
-    if used is None or not total:
-        return None
-    return min(100.0, 100.0 * used / total)
+def tables_of(events: list[schemas.Event], received: float) -> dict[str, pa.Table]:
+    """Arrow tables per storage group; a bad ts names its event."""
+    try:
+        return tables_by_group(events, received)
+    except BadTimestamp as exc:
+        raise BatchError(f"events[{exc.index}].ts: {exc}", exc.index, "ts") from None
 
 
 class IngestService:
@@ -130,12 +93,11 @@ class IngestService:
 
     async def ingest(self, batch: schemas.IngestBatch) -> int:
         now = time.time()
-        groups = rows_by_group(batch.events, now)
-        if not groups:
+        tables = tables_of(batch.events, now)
+        if not tables:
             return 0
-        write = apply_events(to_arrow(groups), _us(now), self.settings.offline_after, self._committed)
-        counts = await self.store.write(write)
-        self._count(counts, groups)
+        counts = await self.store.write(apply_events(tables, _us(now), self.settings.offline_after, self._committed))
+        self._count(counts, tables.get("worker_heartbeat"))
         if self._unfolded_rows >= FOLD_AT_ROWS:
             await self.fold()
         return len(batch.events)
@@ -162,12 +124,11 @@ class IngestService:
                 self._committed(leftover)
         return await self.fold()
 
-    def _count(self, counts: dict[str, int], groups: dict[str, list[tuple]]) -> None:
+    def _count(self, counts: dict[str, int], samples: pa.Table | None) -> None:
         for group, n in counts.items():
             self.events_accepted[group] += n
-        samples = groups.get("worker_heartbeat")
-        if samples:
-            oldest = min(row[0] for row in samples) / 1_000_000  # ts is the first column
+        if samples is not None:
+            oldest = pc.min(samples.column("ts")).value / 1_000_000
             self.dirty_since = oldest if self.dirty_since is None else min(self.dirty_since, oldest)
 
     def take_dirty_since(self) -> float | None:

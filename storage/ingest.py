@@ -138,21 +138,6 @@ STEPS: list[tuple[str, str, list[str]]] = [
 ]
 
 
-def to_arrow(rows_by_group: dict[str, list[tuple]]) -> dict[str, pa.Table]:
-    """Columnar tables per event group from row tuples (ts in microseconds since the epoch)."""
-    return {group: _table(rows, ARROW_SCHEMAS[group]) for group, rows in rows_by_group.items() if rows}
-
-
-def _table(rows: list[tuple], schema: pa.Schema) -> pa.Table:
-    return pa.Table.from_arrays([_array(column, f.type) for column, f in zip(zip(*rows), schema)], schema=schema)
-
-
-def _array(values: tuple, kind: pa.DataType) -> pa.Array:
-    if kind == TS:  # pyarrow converts Python ints to timestamps ~300x slower than to int64
-        return pa.array(values, type=pa.int64()).cast(TS)
-    return pa.array(values, type=kind)
-
-
 class ApplyEvents:
     """A write for the writer thread; neighbours in one commit merge into a single SQL pass."""
 

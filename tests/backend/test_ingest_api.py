@@ -52,6 +52,9 @@ def test_every_kind_is_visible(client):
     ({"kind": "teleport"}, "kind"),
     ({"kind": "link", "source": "a", "target": "b", "ts": "yesterday"}, "ts"),
     ({"kind": "worker_register", "worker_id": ""}, "worker_id"),
+    ({"kind": "worker_heartbeat", "worker_id": "w9", "ts": 1_790_000_000_000}, "ts"),  # milliseconds
+    ({"kind": "worker_heartbeat", "worker_id": "w9", "running_tasks": 2**31}, "running_tasks"),
+    ({"kind": "task_submitted", "task_id": "t9", "priority": -2**31 - 1}, "priority"),
 ])
 def test_bad_event_rejects_the_whole_batch(client, event, field):
     good = {"kind": "worker_heartbeat", "worker_id": "w-good", "cpu_percent": 5}
