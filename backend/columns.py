@@ -49,6 +49,9 @@ DERIVED: dict[str, Callable[[schemas.Event], object]] = {
 
 def tables_by_group(events: Sequence[schemas.Event], received: float) -> dict[str, pa.Table]:
     """Arrow tables in the column order of storage.ingest.ARROW_SCHEMAS; ts in microseconds."""
+    kinds = {type(event) for event in events}
+    if len(kinds) == 1:  # the usual batch: one agent's heartbeats
+        return {GROUP_OF[kinds.pop()]: _table(GROUP_OF[type(events[0])], list(events), range(len(events)), received)}
     positions: dict[str, list[int]] = defaultdict(list)
     for index, event in enumerate(events):
         positions[GROUP_OF[type(event)]].append(index)
@@ -56,15 +59,25 @@ def tables_by_group(events: Sequence[schemas.Event], received: float) -> dict[st
             for group, indexes in positions.items()}
 
 
-def _table(group: str, events: list[schemas.Event], positions: list[int], received: float) -> pa.Table:
+def _table(group: str, events: list[schemas.Event], positions: Sequence[int], received: float) -> pa.Table:
     schema = ARROW_SCHEMAS[group]
+    known = _heartbeat_values(events) if group == "worker_heartbeat" else {}
     columns = {"ts": timestamps([event.ts for event in events], positions, received)}
     for field in schema:
         if field.name == "memory_percent":
             columns[field.name] = _memory_percent(columns["memory_used_gb"], columns["memory_total_gb"])
         elif field.name != "ts":
-            columns[field.name] = pa.array(_values(events, field.name), type=field.type)
+            values = known[field.name] if field.name in known else _values(events, field.name)
+            columns[field.name] = pa.array(values, type=field.type)
     return pa.Table.from_arrays([columns[field.name] for field in schema], schema=schema)
+
+
+def _heartbeat_values(events: list[schemas.WorkerHeartbeat]) -> dict[str, list]:
+    """The hot path, spelled out: a plain attribute read costs a third of getattr per cell."""
+    return {"worker_id": [e.worker_id for e in events], "cpu_percent": [e.cpu_percent for e in events],
+            "memory_used_gb": [e.memory_used_gb for e in events], "memory_total_gb": [e.memory_total_gb for e in events],
+            "rtt_ms": [e.rtt_ms for e in events], "running_tasks": [e.running_tasks for e in events],
+            "gpus": [ENCODE(e.gpus).decode() if e.gpus else None for e in events]}
 
 
 def _values(events: list[schemas.Event], name: str) -> list:
@@ -86,7 +99,7 @@ def _floats(column: pa.Array) -> np.ndarray:
     return column.to_numpy(zero_copy_only=False).astype(np.float64)  # nulls become NaN
 
 
-def timestamps(stamps: list, positions: list[int], received: float) -> pa.Array:
+def timestamps(stamps: list, positions: Sequence[int], received: float) -> pa.Array:
     """Microsecond timestamps; events without ts keep their batch order, one microsecond apart."""
     try:
         seconds = _floats(pa.array(stamps, type=F64))  # pyarrow, unlike numpy, never parses a string

@@ -138,9 +138,10 @@ class Store:
         """Collect what arrives within the commit window so one commit serves many writers."""
         group: list = []
         deadline = time.monotonic() + self._commit_window
-        while (remaining := deadline - time.monotonic()) > 0:
-            try:
-                entry = self._queue.get(timeout=remaining)
+        while True:
+            remaining = deadline - time.monotonic()
+            try:  # what is already queued joins at once, however short the window
+                entry = self._queue.get(timeout=remaining) if remaining > 0 else self._queue.get_nowait()
             except queue.Empty:
                 break
             group.append(entry)
@@ -190,6 +191,8 @@ def _settle(future: Future, result: Any = None, error: BaseException | None = No
     """Hand the outcome over unless the waiter gave up (a cancelled request must not kill the writer)."""
     if future.done():
         return
+    if isinstance(result, BaseException):  # a member of a merged write rejected on its own
+        error = result
     if error is not None:
         future.set_exception(error)
     else:
@@ -198,7 +201,8 @@ def _settle(future: Future, result: Any = None, error: BaseException | None = No
 
 def merge_writes(fns: list[WriteFn]) -> list[tuple[WriteFn, list[int]]]:
     """Combine neighbouring writes that know how (a `merge` classmethod): one SQL pass for many
-    requests. A merged write returns one result per member."""
+    requests. A merged write returns one result per member; an exception returned as a member's
+    result fails that member alone."""
     units: list[tuple[WriteFn, list[int]]] = []
     for index, fn in enumerate(fns):
         previous = units[-1] if units else None
