@@ -45,7 +45,7 @@ class Store:
     """Owns the connection; writes are serialised through one thread and group-committed."""
 
     def __init__(self, path: str, memory_limit: str = "4GB", threads: int = 2,
-                 commit_interval_ms: float = 20.0) -> None:
+                 commit_interval_ms: float = 2.0) -> None:
         self.path = path
         self._memory_limit = memory_limit
         self._threads = threads

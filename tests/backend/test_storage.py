@@ -8,7 +8,7 @@ import time
 import duckdb
 import pytest
 
-from backend.ingest import IngestService, decode_batch
+from backend.ingest import BatchError, BodyWrite, IngestService, decode_batch
 from backend.settings import Settings
 from storage import rollup, timeseries
 from storage.store import DatabaseLockedError, Store
@@ -56,6 +56,35 @@ def test_failing_write_does_not_sink_its_group(store):
     with pytest.raises(duckdb.CatalogException):
         futures[1].result()
     assert store.read_sync(lambda c: c.execute("SELECT count(*) FROM link_samples").fetchone()[0]) == 2
+
+
+def body_writes(*batches):
+    return [BodyWrite([(json.dumps({"events": events}).encode(), time.time())], 15.0, lambda samples: None)
+            for events in batches]
+
+
+BATCHES = ([{"kind": "worker_register", "worker_id": "a"}],
+           [{"kind": "worker_register", "worker_id": "b"}, {"kind": "worker_heartbeat", "worker_id": "b", "cpu_percent": 300}],
+           [{"kind": "worker_register", "worker_id": "c"}])
+
+
+def registered(store):
+    return store.read_sync(lambda c: c.execute("SELECT list(worker_id ORDER BY worker_id) FROM workers").fetchone()[0])
+
+
+def test_a_rejected_body_fails_alone_in_a_merged_write(store):
+    results = store.write_sync(BodyWrite.merge(body_writes(*BATCHES)))
+    assert [type(result).__name__ for result in results] == ["Accepted", "BatchError", "Accepted"]
+    assert results[1].extra() == {"index": 1, "field": "cpu_percent"} and results[2].counts == {"worker_register": 1}
+    assert registered(store) == ["a", "c"]
+
+
+def test_a_rejected_body_fails_only_its_own_request(store):
+    futures = [store.submit(write) for write in body_writes(*BATCHES)]
+    assert futures[0].result().events == 1 and futures[2].result().events == 1
+    with pytest.raises(BatchError):
+        futures[1].result()
+    assert registered(store) == ["a", "c"]
 
 
 def test_concurrent_readers_and_writer(store):
