@@ -26,7 +26,7 @@ from distributed import Client, LocalCluster
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from backend.sources.dask_plugin import DtmonSchedulerPlugin  # noqa: E402
-from bench.ingest import ingest_token, start_server  # noqa: E402
+from bench.ingest import start_server, tokens  # noqa: E402
 from bench.report import write_section  # noqa: E402
 from tests.support import free_port  # noqa: E402
 
@@ -134,7 +134,7 @@ def main() -> int:
         server = start_server(str(Path(workdir) / "bench.duckdb"), port)
         try:
             base = f"http://127.0.0.1:{port}"
-            token, admin = ingest_token(base), _admin_token(base)
+            token, admin = tokens(base)
             os.setpriority(os.PRIO_PROCESS, server.pid, 10)
             plugin = TimedPlugin(base, token)
             with dask.config.set({"distributed.logging.distributed": "error"}), \
@@ -149,14 +149,6 @@ def main() -> int:
     write_section(SCRIPT, body)
     print(body)
     return 0
-
-
-def _admin_token(base: str) -> str:
-    import httpx
-
-    from bench.ingest import PASSWORD
-
-    return httpx.post(f"{base}/api/auth/login", json={"username": "admin", "password": PASSWORD}).json()["token"]
 
 
 if __name__ == "__main__":

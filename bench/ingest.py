@@ -1,11 +1,12 @@
 """Ingest throughput: POST /api/ingest with batches of 1,000 heartbeats vs a raw DuckDB Arrow append.
 
 Starts `python -m backend serve` on a free port with a fresh database, posts pre-encoded batches
-from several client threads for a fixed time, and reports sustained events/s (median of rounds).
+from several client processes for a fixed time while live subscribers (a dashboard's view) read
+every update, and reports sustained events/s (median of rounds).
 Then appends the same rows straight into a DuckDB table with Arrow, in the same run.
 Writes its section of docs/PERFORMANCE.md.
 
-    .venv/bin/python bench/ingest.py [--seconds 10] [--rounds 3] [--clients 4] [--workers 10000]
+    .venv/bin/python bench/ingest.py [--seconds 10] [--rounds 3] [--clients 8] [--watchers 1] [--workers 10000]
 """
 
 from __future__ import annotations
@@ -47,11 +48,25 @@ def start_server(db: str, port: int) -> subprocess.Popen:
     raise SystemExit("the backend did not start")
 
 
-def ingest_token(base: str) -> str:
+def tokens(base: str) -> tuple[str, str]:
+    """(ingest token, admin session token)."""
     admin = httpx.post(f"{base}/api/auth/login", json={"username": "admin", "password": PASSWORD}).json()["token"]
     created = httpx.post(f"{base}/api/auth/tokens", json={"role": "ingest", "name": "bench"},
                          headers={"Authorization": f"Bearer {admin}"})
-    return created.json()["token"]
+    return created.json()["token"], admin
+
+
+def watch(port: int, token: str, stop: threading.Event, updates: list[int]) -> None:
+    """A dashboard's live subscription: the server builds a snapshot every tick while anyone watches."""
+    from websockets.sync.client import connect
+    with connect(f"ws://127.0.0.1:{port}/api/ws/monitoring?token={token}", max_size=None) as socket:
+        socket.send(msgspec.json.encode({"type": "subscribe_to_monitoring"}).decode())
+        while not stop.is_set():
+            try:
+                socket.recv(timeout=0.5)
+            except TimeoutError:
+                continue
+            updates[0] += 1
 
 
 def _poster(port: int, token: str, bodies: list[bytes], stop_at: float, sent) -> None:
@@ -107,6 +122,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--watchers", type=int, default=1, help="live /api/ws/monitoring subscribers")
     parser.add_argument("--workers", type=int, default=10_000)
     args = parser.parse_args()
 
@@ -118,9 +134,16 @@ def main() -> None:
         server = start_server(f"{tmp}/bench.duckdb", port)
         try:
             base = f"http://127.0.0.1:{port}"
-            token = ingest_token(base)
+            token, admin = tokens(base)
+            stop, updates = threading.Event(), [0]
+            watchers = [threading.Thread(target=watch, args=(port, admin, stop, updates)) for _ in range(args.watchers)]
+            for watcher in watchers:
+                watcher.start()
             post_for(port, token, bodies[:8], 2, args.clients)  # warm-up
             api = [post_for(port, token, bodies, args.seconds, args.clients) for _ in range(args.rounds)]
+            stop.set()
+            for watcher in watchers:
+                watcher.join()
         finally:
             server.terminate()
             server.wait(60)
@@ -131,7 +154,8 @@ def main() -> None:
     lines = [
         f"Run `{' '.join(['bench/ingest.py'] + sys.argv[1:])}` on {platform.processor() or platform.machine()}, "
         f"{os.cpu_count()} cores, Python {platform.python_version()}, DuckDB {duckdb.__version__}; "
-        f"{args.clients} client processes (http.client, keep-alive, bodies encoded beforehand) on the same machine, batches of 1,000 heartbeats from "
+        f"{args.clients} client processes (http.client, keep-alive, bodies encoded beforehand) on the same machine, "
+        f"{args.watchers} live subscriber(s) on /api/ws/monitoring ({updates[0]} updates received), batches of 1,000 heartbeats from "
         f"{args.workers:,} simulated workers (bench/fleet.py), {args.rounds} rounds of {args.seconds:g} s.",
         "",
         "| path | median events/s | rounds |",
