@@ -17,7 +17,7 @@ import pyarrow.compute as pc
 from backend import schemas
 from backend.columns import BadTimestamp, tables_by_group
 from backend.settings import Settings
-from storage.ingest import ApplyEvents, apply_events, fold_heartbeats, unfolded_samples
+from storage.ingest import ApplyEvents, apply_events, fold_pending, unfolded
 from storage.store import Store
 
 PATH = re.compile(r"`\$\.events\[(\d+)\](?:\.([A-Za-z_]+))?")
@@ -94,7 +94,7 @@ class Decoded:
 
 
 def _decoded(body: bytes, received: float, offline_after_s: float,
-             on_commit: Callable[[pa.Table], None]) -> Decoded | BatchError:
+             on_commit: Callable[[dict[str, pa.Table]], None]) -> Decoded | BatchError:
     try:
         batch = decode_batch(body)
         tables = tables_of(batch.events, received)
@@ -113,7 +113,7 @@ class BodyWrite:
     """
 
     def __init__(self, bodies: list[tuple[bytes, float]], offline_after_s: float,
-                 on_commit: Callable[[pa.Table], None]) -> None:
+                 on_commit: Callable[[dict[str, pa.Table]], None]) -> None:
         self.bodies, self.offline_after_s, self.on_commit = bodies, offline_after_s, on_commit
         self._applied: ApplyEvents | None = None
 
@@ -146,7 +146,7 @@ class IngestService:
         self.events_accepted: dict[str, int] = defaultdict(int)
         self.batches_rejected = 0
         self.dirty_since: float | None = None
-        self._unfolded: list = []
+        self._unfolded: dict[str, list[pa.Table]] = defaultdict(list)
         self._unfolded_rows = 0
         self._fold_lock = asyncio.Lock()
 
@@ -175,26 +175,26 @@ class IngestService:
         if self._unfolded_rows >= FOLD_AT_ROWS:
             await self.fold()
 
-    def _committed(self, heartbeats) -> None:
+    def _committed(self, pending: dict[str, pa.Table]) -> None:
         """Called by the writer thread under the store's commit lock, right after COMMIT."""
-        self._unfolded.append(heartbeats)
-        self._unfolded_rows += heartbeats.num_rows
+        for group, table in pending.items():
+            self._unfolded[group].append(table)
+            self._unfolded_rows += table.num_rows
 
     async def fold(self) -> int:
-        """Bring the workers' current state up to the samples appended so far (cheap when none)."""
+        """Bring the workers' current state up to the batches committed so far (cheap when none)."""
         async with self._fold_lock:  # a reader arriving mid-fold waits for it to commit
             with self.store.commit_lock:  # no batch half visible: committed means handed over here
-                tables, self._unfolded, self._unfolded_rows = self._unfolded, [], 0
-            if not tables:
+                pending, self._unfolded, self._unfolded_rows = self._unfolded, defaultdict(list), 0
+            if not pending:
                 return 0
-            return await self.store.write(fold_heartbeats(tables, _us(time.time()), self.settings.offline_after))
+            return await self.store.write(fold_pending(pending, _us(time.time()), self.settings.offline_after))
 
     async def recover(self) -> int:
-        """At start: fold samples a crash left unfolded (they were committed, so acknowledged)."""
-        leftover = await self.store.read(unfolded_samples)
-        if leftover.num_rows:
-            with self.store.commit_lock:
-                self._committed(leftover)
+        """At start: fold what a crash left unfolded (it was committed, so acknowledged)."""
+        leftover = await self.store.read(unfolded)
+        with self.store.commit_lock:
+            self._committed(leftover)
         return await self.fold()
 
     def _count(self, counts: dict[str, int], oldest: float | None) -> None:

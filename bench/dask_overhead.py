@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 import dask
+import psutil
 import distributed
 from distributed import Client, LocalCluster
 
@@ -64,20 +65,28 @@ def run_graph(client: Client, tasks: int, label: str) -> tuple[float, float]:
     return elapsed, cpu
 
 
-def measure(client: Client, plugin: DtmonSchedulerPlugin, tasks: int, repeats: int) -> tuple[list, list, list]:
+def measure(client: Client, plugin: DtmonSchedulerPlugin, tasks: int, repeats: int,
+            backend: psutil.Process) -> tuple[list, list, list, list]:
     """Interleaves plain and monitored runs so background load hits both alike."""
-    plain, monitored, in_hooks = [], [], []
+    plain, monitored, in_hooks, backend_cpu = [], [], [], []
     run_graph(client, min(tasks, 1000), "warm-up")  # imports, worker connections, code caches
     for round_ in range(repeats):
         plain.append(run_graph(client, tasks, f"plain{round_}"))
         client.register_plugin(plugin, name=plugin.name)
-        TimedPlugin.hook_seconds = 0.0
+        TimedPlugin.hook_seconds, backend_started = 0.0, _cpu(backend)
         monitored.append(run_graph(client, tasks, f"monitored{round_}"))
         in_hooks.append(TimedPlugin.hook_seconds)
+        backend_cpu.append(_cpu(backend) - backend_started)
         client.unregister_scheduler_plugin(plugin.name)  # closes it: queued events are delivered first
         print(f"round {round_ + 1}: plain {plain[-1][0]:.2f} s (cpu {plain[-1][1]:.2f} s), monitored "
-              f"{monitored[-1][0]:.2f} s (cpu {monitored[-1][1]:.2f} s, {in_hooks[-1]:.3f} s in hooks)", flush=True)
-    return plain, monitored, in_hooks
+              f"{monitored[-1][0]:.2f} s (cpu {monitored[-1][1]:.2f} s, {in_hooks[-1]:.3f} s in hooks, "
+              f"backend cpu {backend_cpu[-1]:.2f} s)", flush=True)
+    return plain, monitored, in_hooks, backend_cpu
+
+
+def _cpu(process: psutil.Process) -> float:
+    times = process.cpu_times()
+    return times.user + times.system
 
 
 def delivered(base: str, admin_token: str, expected: int) -> int:
@@ -96,7 +105,8 @@ def delivered(base: str, admin_token: str, expected: int) -> int:
     return count
 
 
-def report(tasks: int, repeats: int, plain: list, monitored: list, in_hooks: list[float], events: int) -> str:
+def report(tasks: int, repeats: int, plain: list, monitored: list, in_hooks: list[float], events: int,
+           backend_cpu: list[float]) -> str:
     wall = [statistics.median(t[0] for t in runs) for runs in (plain, monitored)]
     cpu = [statistics.median(t[1] for t in runs) for runs in (plain, monitored)]
     ratio, cpu_ratio, hooks = wall[1] / wall[0], cpu[1] / cpu[0], statistics.median(in_hooks)
@@ -116,7 +126,8 @@ the bench process (scheduler, client and the plugin's sender thread) is the stea
 
 Median wall time ratio with/without: **{ratio:.3f}** (target under 1.10 → {"met" if ratio < 1.10 else "NOT met"});
 CPU time ratio: **{cpu_ratio:.3f}**. The scheduler's event loop spent a median {hooks:.3f} s inside the plugin's hooks
-per monitored run ({1e6 * hooks / tasks:.1f} µs per task). The backend committed {events:,} task events from the
+per monitored run ({1e6 * hooks / tasks:.1f} µs per task); the backend process used a median
+{statistics.median(backend_cpu):.2f} s of CPU during a monitored run. The backend committed {events:,} task events from the
 monitored runs (3 per task expected: {3 * tasks * repeats:,})."""
 
 
@@ -140,9 +151,10 @@ def main() -> int:
             with dask.config.set({"distributed.logging.distributed": "error"}), \
                     LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as cluster, \
                     Client(cluster) as client:
-                plain, monitored, in_hooks = measure(client, plugin, args.tasks, args.repeats)
+                plain, monitored, in_hooks, backend_cpu = measure(client, plugin, args.tasks, args.repeats,
+                                                                  psutil.Process(server.pid))
             events = delivered(base, admin, 3 * args.tasks * args.repeats)
-            body = report(args.tasks, args.repeats, plain, monitored, in_hooks, events)
+            body = report(args.tasks, args.repeats, plain, monitored, in_hooks, events, backend_cpu)
         finally:
             server.terminate()
             server.wait(30)

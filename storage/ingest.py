@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from storage.health import refresh_workers_sql
 
@@ -129,11 +130,19 @@ FROM (
 
 INSERT_LINKS = "INSERT INTO link_samples SELECT ts, source, target, rtt_ms, bandwidth_bps FROM ev_link"
 
+# Heartbeats and the worker side of task events reach `workers` per tick, not per batch: the
+# upserts and recounts cost ~10x the appends, and readers fold before they read.
+FOLDED = ("worker_heartbeat", "task")
+FOLD_STEPS: list[tuple[str, str, list[str]]] = [
+    ("worker_heartbeat", "ev_heartbeat", [UPSERT_HEARTBEAT]),
+    ("task", "ev_task", [WORKERS_FROM_TASKS, REFRESH_TASK_COUNTERS]),
+]
+
 STEPS: list[tuple[str, str, list[str]]] = [
     ("worker_register", "ev_register", [UPSERT_REGISTERED]),
     ("worker_heartbeat", "ev_heartbeat", [INSERT_SAMPLES]),
     ("worker_offline", "ev_offline", [UPSERT_OFFLINE]),
-    ("task", "ev_task", [INSERT_TASK_EVENTS, WORKERS_FROM_TASKS, UPSERT_TASKS, REFRESH_TASK_COUNTERS]),
+    ("task", "ev_task", [INSERT_TASK_EVENTS, UPSERT_TASKS]),
     ("link", "ev_link", [INSERT_LINKS]),
 ]
 
@@ -142,10 +151,10 @@ class ApplyEvents:
     """A write for the writer thread; neighbours in one commit merge into a single SQL pass."""
 
     def __init__(self, tables: dict[str, pa.Table], now_us: int, offline_after_s: float,
-                 on_commit: Callable[[pa.Table], None] | None = None,
+                 on_commit: Callable[[dict[str, pa.Table]], None] | None = None,
                  members: list[dict[str, int]] | None = None) -> None:
         self.tables, self.now_us, self.offline_after_s = tables, now_us, offline_after_s
-        self.on_commit = on_commit  # receives the committed heartbeats, still to be folded
+        self.on_commit = on_commit  # receives what the per-tick fold still has to apply (see pending())
         self.members = members
 
     @classmethod
@@ -156,8 +165,8 @@ class ApplyEvents:
         return cls(tables, max(w.now_us for w in writes), writes[0].offline_after_s, writes[0].on_commit, counts)
 
     def after_commit(self) -> None:
-        if self.on_commit is not None and "worker_heartbeat" in self.tables:
-            self.on_commit(self.tables["worker_heartbeat"])
+        if self.on_commit is not None:
+            self.on_commit(pending(self.tables))
 
     def __call__(self, con: duckdb.DuckDBPyConnection) -> dict[str, int] | list[dict[str, int]]:
         touched: list[pa.Array] = []
@@ -169,14 +178,25 @@ class ApplyEvents:
             for statement in statements:
                 con.execute(statement)
             con.unregister(view)
-            if "worker_id" in table.column_names and group != "worker_heartbeat":
+            if "worker_id" in table.column_names and group not in FOLDED:
                 touched.append(table.column("worker_id").combine_chunks())
         _refresh_touched(con, touched, self.now_us, self.offline_after_s)
         return self.members or {group: t.num_rows for group, t in self.tables.items()}
 
 
+def pending(tables: dict[str, pa.Table]) -> dict[str, pa.Table]:
+    """What a committed batch leaves for the fold: its samples, and the workers its tasks touched."""
+    out = {}
+    if "worker_heartbeat" in tables:
+        out["worker_heartbeat"] = tables["worker_heartbeat"]
+    if "task" in tables:
+        task = tables["task"].select(["ts", "worker_id"])
+        out["task"] = task.filter(pc.is_valid(task.column("worker_id")))
+    return {group: table for group, table in out.items() if table.num_rows}
+
+
 def apply_events(tables: dict[str, pa.Table], now_us: int, offline_after_s: float,
-                 on_commit: Callable[[pa.Table], None] | None = None) -> ApplyEvents:
+                 on_commit: Callable[[dict[str, pa.Table]], None] | None = None) -> ApplyEvents:
     """The write applying one validated batch."""
     return ApplyEvents(tables, now_us, offline_after_s, on_commit)
 
@@ -192,22 +212,34 @@ def _refresh_touched(con: duckdb.DuckDBPyConnection, touched: list[pa.Array], no
     con.unregister("touched_workers")
 
 
-def fold_heartbeats(tables: list[pa.Table], now_us: int,
-                    offline_after_s: float) -> Callable[[duckdb.DuckDBPyConnection], int]:
-    """Fold appended samples into the workers' current state, in one upsert for many batches."""
+def fold_pending(pending: dict[str, list[pa.Table]], now_us: int,
+                 offline_after_s: float) -> Callable[[duckdb.DuckDBPyConnection], int]:
+    """Fold what many batches left (see pending()) into the workers' current state in one pass."""
 
     def write(con: duckdb.DuckDBPyConnection) -> int:
-        samples = pa.concat_tables(tables)
-        con.register("ev_heartbeat", samples)
-        con.execute(UPSERT_HEARTBEAT)
-        con.unregister("ev_heartbeat")
-        _refresh_touched(con, [samples.column("worker_id").combine_chunks()], now_us, offline_after_s)
-        return samples.num_rows
+        touched, folded = [], 0
+        for group, view, statements in FOLD_STEPS:
+            if not pending.get(group):
+                continue
+            table = pa.concat_tables(pending[group])
+            con.register(view, table)
+            for statement in statements:
+                con.execute(statement)
+            con.unregister(view)
+            touched.append(table.column("worker_id").combine_chunks())
+            folded += table.num_rows
+        _refresh_touched(con, touched, now_us, offline_after_s)
+        return folded
 
     return write
 
 
-def unfolded_samples(con: duckdb.DuckDBPyConnection) -> pa.Table:
-    """Samples newer than any worker's last contact: appended but not folded before a crash."""
-    return con.sql("""SELECT * FROM worker_samples
+def unfolded(con: duckdb.DuckDBPyConnection) -> dict[str, pa.Table]:
+    """What a crash may have left unfolded: samples newer than any worker's last contact, and
+    every task worker (recounting all of them once at start is cheaper than tracking which)."""
+    samples = con.sql("""SELECT * FROM worker_samples
         WHERE ts > (SELECT coalesce(max(last_seen), TIMESTAMP '1970-01-01') FROM workers)""").to_arrow_table()
+    task_workers = con.sql("""SELECT min(ts) AS ts, worker_id FROM task_events WHERE worker_id IS NOT NULL
+        GROUP BY worker_id""").to_arrow_table()
+    return {group: table for group, table in (("worker_heartbeat", samples), ("task", task_workers))
+            if table.num_rows}
