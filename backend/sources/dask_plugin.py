@@ -36,14 +36,14 @@ class DtmonSchedulerPlugin(SchedulerPlugin):
         self.linger_s = linger_s  # the dashboard ticks every 2 s; fewer, larger batches cost the backend less
         self._ids: dict[str, str] = {}
         self.client: MonitoringClient | None = None
-        self._open: set[Any] = set()
+        self._open: dict[Any, str] = {}  # key -> task id, for tasks submitted and not yet finished
         self._announced: dict[str, tuple[str, tuple[str, ...]]] = {}
         self._reported_drops = 0
 
     def __getstate__(self) -> dict[str, Any]:
         """Only configuration travels to the scheduler; threads and state are built in start()."""
         state = dict(self.__dict__)
-        state.update(client=None, _open=set(), _announced={}, _reported_drops=0, _ids={})
+        state.update(client=None, _open={}, _announced={}, _reported_drops=0, _ids={})
         state.pop("scheduler", None)
         state.pop("_callback", None)
         return state
@@ -133,8 +133,8 @@ class DtmonSchedulerPlugin(SchedulerPlugin):
         for key in tasks:
             if self._already_known(key) or (self.track == "annotated" and key not in types):
                 continue
-            self._open.add(key)
-            self.client.task_submitted(names.task_id(key), type=str(types.get(key, self.default_type)),
+            tid = self._open[key] = names.task_id(key)
+            self.client.task_submitted(tid, type=str(types.get(key, self.default_type)),
                                        priority=_int(priorities.get(key, 0)),
                                        requirements=names.requirements(hardware.get(key) or
                                                                        resources.get(key)))
@@ -161,7 +161,7 @@ class DtmonSchedulerPlugin(SchedulerPlugin):
     def _started(self, key: Any) -> None:
         ts = self.scheduler.tasks.get(key)
         if ts is not None and ts.processing_on is not None:
-            self.client.task_started(names.task_id(key), self._worker_id(ts.processing_on.address))
+            self.client.task_started(self._open[key], self._worker_id(ts.processing_on.address))
 
     def _erred(self, key: Any, kwargs: dict) -> None:
         text = kwargs.get("exception_text")
@@ -174,9 +174,9 @@ class DtmonSchedulerPlugin(SchedulerPlugin):
         self._finished(key, status, kwargs.get("worker"), text, kwargs.get("startstops"))
 
     def _finished(self, key: Any, status: str, address: str | None, error: str | None, startstops: Any) -> None:
-        self._open.discard(key)
+        tid = self._open.pop(key)
         wid = self._worker_id(address) if address else None
-        self.client.task_finished(names.task_id(key), status, worker_id=wid, error=error,
+        self.client.task_finished(tid, status, worker_id=wid, error=error,
                                   duration_s=names.compute_seconds(startstops))
 
 
