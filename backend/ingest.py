@@ -136,7 +136,6 @@ class BodyWrite:
             self._applied.after_commit()
 
 
-
 class IngestService:
     """Turns a request body into a committed write and keeps the ingest counters."""
 
