@@ -60,13 +60,15 @@ class Maintenance:
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
     async def _every(self, interval: float, step: Callable[[], Awaitable[None]]) -> None:
+        """Starts a step every `interval` seconds (at once after a step that took longer)."""
         while not self.stop.is_set():
+            started = time.monotonic()
             try:
                 await step()
             except Exception:  # noqa: BLE001 - a failed pass must not end the loop
                 log.exception("background step %s failed", step.__name__)
             try:
-                await asyncio.wait_for(self.stop.wait(), timeout=interval)
+                await asyncio.wait_for(self.stop.wait(), timeout=max(0.0, interval - (time.monotonic() - started)))
             except asyncio.TimeoutError:
                 pass
 
