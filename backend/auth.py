@@ -149,7 +149,7 @@ def allowed(role: str, needed: str) -> bool:
 
 
 def requires(needed: str):
-    async def guard(connection: ASGIConnection, _: BaseRouteHandler) -> None:  # async: Litestar runs sync guards in a thread
+    async def guard(connection: ASGIConnection, _: BaseRouteHandler) -> None:  # a sync guard runs in a thread
         identity = connection.scope.get("user")
         if identity is None:
             if connection.scope["type"] == "websocket":

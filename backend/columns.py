@@ -51,7 +51,8 @@ def tables_by_group(events: Sequence[schemas.Event], received: float) -> dict[st
     """Arrow tables in the column order of storage.ingest.ARROW_SCHEMAS; ts in microseconds."""
     kinds = {type(event) for event in events}
     if len(kinds) == 1:  # the usual batch: one agent's heartbeats
-        return {GROUP_OF[kinds.pop()]: _table(GROUP_OF[type(events[0])], list(events), range(len(events)), received)}
+        group = GROUP_OF[kinds.pop()]
+        return {group: _table(group, list(events), range(len(events)), received)}
     positions: dict[str, list[int]] = defaultdict(list)
     for index, event in enumerate(events):
         positions[GROUP_OF[type(event)]].append(index)

@@ -17,7 +17,7 @@ import pyarrow.compute as pc
 from backend import schemas
 from backend.columns import BadTimestamp, tables_by_group
 from backend.settings import Settings
-from storage.ingest import ApplyEvents, apply_events, fold_pending, unfolded
+from storage.ingest import ApplyEvents, fold_pending, unfolded
 from storage.store import Store
 
 PATH = re.compile(r"`\$\.events\[(\d+)\](?:\.([A-Za-z_]+))?")
@@ -93,16 +93,21 @@ class Decoded:
     accepted: Accepted
 
 
-def _decoded(body: bytes, received: float, offline_after_s: float,
-             on_commit: Callable[[dict[str, pa.Table]], None]) -> Decoded | BatchError:
-    try:
-        batch = decode_batch(body)
-        tables = tables_of(batch.events, received)
-    except BatchError as error:
-        return error
+def prepared(batch: schemas.IngestBatch, received: float, offline_after_s: float,
+             on_commit: Callable[[dict[str, pa.Table]], None]) -> Decoded:
+    """The write for one decoded batch; a bad ts raises BatchError."""
+    tables = tables_of(batch.events, received)
     counts = {group: table.num_rows for group, table in tables.items()}
     return Decoded(ApplyEvents(tables, _us(received), offline_after_s, on_commit),
                    Accepted(len(batch.events), batch.id, counts, _oldest_sample(tables)))
+
+
+def _decoded(body: bytes, received: float, offline_after_s: float,
+             on_commit: Callable[[dict[str, pa.Table]], None]) -> Decoded | BatchError:
+    try:
+        return prepared(decode_batch(body), received, offline_after_s, on_commit)
+    except BatchError as error:
+        return error
 
 
 class BodyWrite:
@@ -162,12 +167,11 @@ class IngestService:
 
     async def ingest(self, batch: schemas.IngestBatch) -> int:
         """Commit a batch the caller decoded (in-process writers such as the benchmarks)."""
-        now = time.time()
-        tables = tables_of(batch.events, now)
-        if tables:
-            counts = await self.store.write(apply_events(tables, _us(now), self.settings.offline_after, self._committed))
-            await self._written(counts, _oldest_sample(tables))
-        return len(batch.events)
+        decoded = prepared(batch, time.time(), self.settings.offline_after, self._committed)
+        if decoded.write.tables:
+            await self.store.write(decoded.write)
+            await self._written(decoded.accepted.counts, decoded.accepted.oldest_sample)
+        return decoded.accepted.events
 
     async def _written(self, counts: dict[str, int], oldest_sample: float | None) -> None:
         self._count(counts, oldest_sample)

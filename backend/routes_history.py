@@ -38,7 +38,7 @@ def _settings(request: Request) -> Any:
 
 
 async def _fold_pending(request: Request) -> None:
-    """Heartbeats are folded into `workers` per tick; fold now so a read sees every acknowledged event."""
+    """Heartbeats and task counters reach `workers` per tick; fold now so a read sees every acknowledged event."""
     ingest = getattr(request.app.state, "ingest", None)
     if ingest is not None:
         await ingest.fold()

@@ -195,12 +195,6 @@ def pending(tables: dict[str, pa.Table]) -> dict[str, pa.Table]:
     return {group: table for group, table in out.items() if table.num_rows}
 
 
-def apply_events(tables: dict[str, pa.Table], now_us: int, offline_after_s: float,
-                 on_commit: Callable[[dict[str, pa.Table]], None] | None = None) -> ApplyEvents:
-    """The write applying one validated batch."""
-    return ApplyEvents(tables, now_us, offline_after_s, on_commit)
-
-
 def _refresh_touched(con: duckdb.DuckDBPyConnection, touched: list[pa.Array], now_us: int,
                      offline_after_s: float) -> None:
     if not touched:
