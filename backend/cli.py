@@ -12,7 +12,7 @@ import time
 from backend.settings import Settings
 from storage.store import DatabaseLockedError, Store
 
-FEATURE_COMMANDS = ("backend.sources.commands", "backend.snapshot")
+FEATURE_COMMANDS = ("dtmon_reporter.commands", "backend.snapshot")
 
 
 def build_parser(settings: Settings) -> argparse.ArgumentParser:
@@ -47,16 +47,8 @@ def build_parser(settings: Settings) -> argparse.ArgumentParser:
     revoke.set_defaults(func=tokens_revoke)
 
     for module in FEATURE_COMMANDS:
-        _register(module, commands)
-    return parser
-
-
-def _register(module: str, commands: argparse._SubParsersAction) -> None:
-    try:
         importlib.import_module(module).register(commands)
-    except ModuleNotFoundError as exc:
-        if exc.name != module:
-            raise
+    return parser
 
 
 def serve_command(args: argparse.Namespace) -> int:

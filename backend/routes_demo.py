@@ -41,7 +41,7 @@ class DemoController(Controller):
 
     @post("/start", status_code=200)
     async def start(self, request: Request, data: DemoStart | None = None) -> dict[str, Any]:
-        from backend.sources.demo import DemoRunner  # imports Dask: only when a demo starts
+        from dtmon_reporter.demo import DemoRunner  # imports Dask: only when a demo starts
         workers = (data or DemoStart()).workers
         if not 1 <= workers <= 8:
             raise ValidationException("workers: must be between 1 and 8")

@@ -26,7 +26,7 @@ from distributed import Client, LocalCluster
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from backend.sources.dask_plugin import DtmonSchedulerPlugin  # noqa: E402
+from dtmon_reporter.dask_plugin import DtmonSchedulerPlugin  # noqa: E402
 from bench.ingest import start_server, tokens  # noqa: E402
 from bench.report import write_section  # noqa: E402
 from tests.support import free_port  # noqa: E402

@@ -11,9 +11,9 @@ import time
 
 import pytest
 
-from backend.sources.agent import HostAgent
-from backend.sources.client import MonitoringClient
-from backend.sources.hardware import detect_hardware, probe_cpu
+from dtmon_reporter.agent import HostAgent
+from dtmon_reporter.client import MonitoringClient
+from dtmon_reporter.hardware import detect_hardware, probe_cpu
 
 
 @pytest.fixture

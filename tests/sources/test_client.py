@@ -5,8 +5,8 @@ from __future__ import annotations
 import socket
 import threading
 
-from backend.sources.buffer import EventBuffer
-from backend.sources.client import MonitoringClient, clip_name, normalise_base_url
+from dtmon_reporter.buffer import EventBuffer
+from dtmon_reporter.client import MonitoringClient, clip_name, normalise_base_url
 
 
 def fast_client(url: str, **options) -> MonitoringClient:

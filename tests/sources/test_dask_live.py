@@ -9,7 +9,7 @@ import dask
 import pytest
 from distributed import Client, LocalCluster, wait
 
-from backend.sources.dask_plugin import DtmonSchedulerPlugin
+from dtmon_reporter.dask_plugin import DtmonSchedulerPlugin
 
 GATE = threading.Event()
 
@@ -32,7 +32,7 @@ def wait_for_gate() -> str:
 def cluster_with_plugin(live_backend):
     plugin = DtmonSchedulerPlugin(live_backend.url, live_backend.ingest_token, interval_s=0.3, worker_prefix="w-")
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None,
-                      preload=["backend.sources.dask_worker"], preload_argv=["--no-dtmon-browser-probe"],
+                      preload=["dtmon_reporter.dask_worker"], preload_argv=["--no-dtmon-browser-probe"],
                       heartbeat_interval="200ms") as cluster, Client(cluster) as client:
         client.register_plugin(plugin, name=plugin.name)
         yield cluster, client

@@ -51,11 +51,11 @@ def command_line_cluster(live_backend, tmp_path):
            "PYTHONPATH": REPO}  # "this repository installed or on PYTHONPATH"
     started: list[subprocess.Popen] = []
     try:
-        started.append(launch([DASK, "scheduler", "--preload", "backend.sources.dask_scheduler",
+        started.append(launch([DASK, "scheduler", "--preload", "dtmon_reporter.dask_scheduler",
                                "--dtmon-interval", "0.5", "--scheduler-file", str(scheduler_file), "--port", "0",
                                "--no-dashboard"], env, tmp_path))
         address = scheduler_address(scheduler_file, started[0])
-        started.append(launch([DASK, "worker", address, "--preload", "backend.sources.dask_worker",
+        started.append(launch([DASK, "worker", address, "--preload", "dtmon_reporter.dask_worker",
                                "--no-dtmon-browser-probe", "--name", "cli-worker", "--nthreads", "1",
                                "--no-dashboard"], env, tmp_path))
         yield address, started

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from backend.sources.demo import DemoRunner
+from dtmon_reporter.demo import DemoRunner
 
 EXPECTED_FAILURES = {"test_float_addition_is_exact", "test_round_half_goes_up", "test_json_roundtrip_keeps_tuples",
                      "test_upper_then_lower_is_identity", "test_naive_and_aware_times_compare"}

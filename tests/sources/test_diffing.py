@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from backend.sources import dask_names
-from backend.sources.diffing import PollDiffer
-from backend.sources.run_tests import parse_collected
+from dtmon_reporter import dask_names
+from dtmon_reporter.diffing import PollDiffer
+from dtmon_reporter.run_tests import parse_collected
 
 
 def kinds(calls):

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 import threading
 
-from backend.sources import hardware, hardware_browser, hardware_gpu
-from backend.sources.dask_worker import hardware_resources
-from backend.sources.hardware import ProbeResult, detect_hardware
+from dtmon_reporter import hardware, hardware_browser, hardware_gpu
+from dtmon_reporter.dask_worker import hardware_resources
+from dtmon_reporter.hardware import ProbeResult, detect_hardware
 
 ROCM_SMI_JSON = json.dumps({
     "card0": {"Card series": "AMD Instinct MI210", "VRAM Total Memory (B)": "68702699520",

@@ -12,9 +12,9 @@ PROGRAM = f"""
 import sys
 for name in {BLOCKED!r}:
     sys.modules[name] = None  # any import of these now fails
-import backend.sources.agent, backend.sources.commands, backend.sources.diffing, backend.sources.hardware
-from backend.sources.monitoring import MonitoringSystem
-from backend.sources.client import MonitoringClient, _encode
+import dtmon_reporter.agent, dtmon_reporter.commands, dtmon_reporter.diffing, dtmon_reporter.hardware
+from dtmon_reporter.monitoring import MonitoringSystem
+from dtmon_reporter.client import MonitoringClient, _encode
 assert _encode({{"events": [{{"kind": "worker_offline"}}]}}) == b'{{"events":[{{"kind":"worker_offline"}}]}}'
 print("light imports ok")
 """

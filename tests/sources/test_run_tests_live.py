@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from distributed import LocalCluster
 
-from backend.sources import commands
+from dtmon_reporter import commands
 
 SUITE = Path(__file__).with_name("known_outcomes")
 # files are named outcome_*; confcutdir keeps the project's conftests out; faker's plugin costs ~1 s a process
@@ -20,7 +20,7 @@ TIMEOUT = 20  # generous: the machine is shared, and a pytest start-up can take 
 @pytest.fixture
 def cluster():
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None,
-                      preload=["backend.sources.dask_worker"], preload_argv=["--no-dtmon-browser-probe"]) as cluster:
+                      preload=["dtmon_reporter.dask_worker"], preload_argv=["--no-dtmon-browser-probe"]) as cluster:
         yield cluster
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from backend.sources.monitoring import MonitoringSystem
+from dtmon_reporter.monitoring import MonitoringSystem
 
 DOC = Path(__file__).resolve().parents[2] / "README.md"
 

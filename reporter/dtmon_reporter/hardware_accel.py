@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import platform
 
-from backend.sources import hardware
+from dtmon_reporter import hardware
 
 
 def probe_mps() -> "hardware.ProbeResult":

@@ -12,7 +12,7 @@ from typing import Any, Callable
 import dask
 from distributed import Client, Future, as_completed
 
-from backend.sources.pytest_task import TestTimedOut, pytest_command, run_node
+from dtmon_reporter.pytest_task import TestTimedOut, pytest_command, run_node
 
 
 class CollectionError(Exception):

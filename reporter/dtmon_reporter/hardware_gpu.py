@@ -8,7 +8,7 @@ import shutil
 import subprocess
 from typing import Any
 
-from backend.sources import hardware
+from dtmon_reporter import hardware
 
 GIB = 2**30
 

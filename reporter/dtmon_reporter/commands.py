@@ -11,7 +11,7 @@ import threading
 from typing import TYPE_CHECKING, Callable
 
 if TYPE_CHECKING:
-    from backend.sources import run_tests
+    from dtmon_reporter import run_tests
 
 HARDWARE_HELP = "cpu cuda rocm mps openvino qnn webgpu webnn"
 
@@ -59,9 +59,9 @@ def _add_agent(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_agent(args: argparse.Namespace) -> int:
-    from backend.sources.agent import HostAgent
-    from backend.sources.client import MonitoringClient
-    from backend.sources.hardware import detect_cached
+    from dtmon_reporter.agent import HostAgent
+    from dtmon_reporter.client import MonitoringClient
+    from dtmon_reporter.hardware import detect_cached
 
     url, token = _backend(args)
     client = MonitoringClient(url, token, buffer_size=args.buffer)
@@ -104,7 +104,7 @@ def run_tests_command(args: argparse.Namespace, out: Callable[[str], None] = pri
 
 
 def _run_options(args: argparse.Namespace) -> "run_tests.RunOptions":
-    from backend.sources import run_tests
+    from dtmon_reporter import run_tests
 
     return run_tests.RunOptions(paths=args.paths, hardware=[h.lower() for h in args.hardware],
                                 priority=args.priority, type=args.type, timeout_s=args.timeout,
@@ -113,7 +113,7 @@ def _run_options(args: argparse.Namespace) -> "run_tests.RunOptions":
 
 def _run_suite(client: object, options: "run_tests.RunOptions", out: Callable[[str], None]) -> int:
     """Refuses hardware nobody offers, runs, prints each result and the summary."""
-    from backend.sources import run_tests
+    from dtmon_reporter import run_tests
 
     missing = run_tests.missing_hardware(client, options.hardware)
     if missing:
@@ -133,8 +133,8 @@ def _ensure_plugin(client: object, backend: tuple[str, str] | None) -> None:
     """With --url/--token, installs the dashboard plugin on schedulers started without the preload."""
     if backend is None:
         return
-    from backend.sources.dask_plugin import DtmonSchedulerPlugin
-    from backend.sources.dask_worker import DtmonWorkerPlugin
+    from dtmon_reporter.dask_plugin import DtmonSchedulerPlugin
+    from dtmon_reporter.dask_worker import DtmonWorkerPlugin
 
     if not client.run_on_scheduler(lambda dask_scheduler: DtmonSchedulerPlugin.name in dask_scheduler.plugins):
         client.register_plugin(DtmonSchedulerPlugin(*backend), name=DtmonSchedulerPlugin.name)
@@ -153,7 +153,7 @@ def _add_demo(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_demo(args: argparse.Namespace) -> int:
-    from backend.sources.demo import DemoRunner
+    from dtmon_reporter.demo import DemoRunner
 
     url, token = _backend(args)
     runner = DemoRunner(url, token, workers=args.workers, pause_s=args.pause)
@@ -169,8 +169,9 @@ def run_demo(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Stand-alone entry (`python -m backend.sources.commands ...`) until backend/cli.py wires these in."""
-    parser = argparse.ArgumentParser(prog="python -m backend.sources.commands")
+    """`dtmon-reporter` / `python -m dtmon_reporter`: the worker-host commands without the server's packages."""
+    parser = argparse.ArgumentParser(prog="dtmon-reporter", description="Report a host, a Dask cluster or a "
+                                     "pytest run to the test fleet monitor.")
     register(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)
     return args.func(args)

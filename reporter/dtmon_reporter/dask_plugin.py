@@ -13,8 +13,8 @@ from typing import Any
 from distributed.diagnostics.plugin import SchedulerPlugin
 from tornado.ioloop import PeriodicCallback
 
-from backend.sources import dask_names as names
-from backend.sources.client import MonitoringClient
+from dtmon_reporter import dask_names as names
+from dtmon_reporter.client import MonitoringClient
 
 TRACK_MODES = ("all", "annotated")
 

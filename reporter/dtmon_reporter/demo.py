@@ -1,7 +1,7 @@
 """The demo: a local Dask cluster wired to the backend, running the bundled suite in rounds until stopped.
 
 Used by `python -m backend demo` and by the admin-only /api/demo routes. Each round runs
-every test and benchmark of backend/sources/demo_suite once (one pytest process per node
+every test and benchmark of reporter/dtmon_reporter/demo_suite once (one pytest process per node
 id on a one-thread worker), then pauses, so the cost stays a fraction of one core.
 """
 
@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from backend.sources import run_tests
+from dtmon_reporter import run_tests
 
 SUITE_DIR = Path(__file__).with_name("demo_suite")
 # (file, task type, priority): benchmarks are the least urgent, as on a real fleet
@@ -88,10 +88,10 @@ class DemoRunner:
     def _run_cluster(self) -> None:
         from distributed import Client, LocalCluster
 
-        from backend.sources.dask_plugin import DtmonSchedulerPlugin
+        from dtmon_reporter.dask_plugin import DtmonSchedulerPlugin
 
         with LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=False, dashboard_address=None,
-                          preload=["backend.sources.dask_worker"]) as cluster, Client(cluster) as client:
+                          preload=["dtmon_reporter.dask_worker"]) as cluster, Client(cluster) as client:
             plugin = DtmonSchedulerPlugin(self.url, self.token, worker_prefix="demo-worker-")
             client.register_plugin(plugin, name=DtmonSchedulerPlugin.name)
             groups = self._collect()

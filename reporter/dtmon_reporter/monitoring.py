@@ -2,7 +2,7 @@
 
 The integration of the original documentation works as written, with this import:
 
-    from backend.sources.monitoring import MonitoringSystem
+    from dtmon_reporter.monitoring import MonitoringSystem
     monitoring_system = MonitoringSystem(coordinator=coordinator)
     monitoring_system.enable_real_time_metrics(collection_interval=10,
                                                metrics=['cpu', 'memory', 'network', 'tasks', 'hardware'])
@@ -17,8 +17,8 @@ import threading
 from collections.abc import Iterable, Mapping
 from typing import Any, Protocol, runtime_checkable
 
-from backend.sources.client import MonitoringClient
-from backend.sources.diffing import METRICS, PollDiffer
+from dtmon_reporter.client import MonitoringClient
+from dtmon_reporter.diffing import METRICS, PollDiffer
 
 log = logging.getLogger("dtmon.sources")
 
@@ -48,7 +48,7 @@ class MonitoringSystem:
     def __init__(self, coordinator: Coordinator, url: str | None = None, token: str | None = None, *,
                  client: MonitoringClient | None = None, coordinator_id: str = "coordinator") -> None:
         if not isinstance(coordinator, Coordinator):
-            raise TypeError("coordinator needs workers() and tasks() methods (see backend.sources.monitoring)")
+            raise TypeError("coordinator needs workers() and tasks() methods (see dtmon_reporter.monitoring)")
         self.coordinator = coordinator
         self.client = client or MonitoringClient(*_backend_from(url, token))
         self.coordinator_id = coordinator_id

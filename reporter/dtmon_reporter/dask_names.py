@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from backend.sources.hardware import HARDWARE_TYPES
+from dtmon_reporter.hardware import HARDWARE_TYPES
 
 GIB = 2**30
 TIMEOUT_NAMES = ("TimeoutError", "TestTimedOut")

@@ -10,8 +10,8 @@ from typing import Any
 
 import psutil
 
-from backend.sources.client import MonitoringClient
-from backend.sources.hardware import HardwareReport, live_gpus
+from dtmon_reporter.client import MonitoringClient
+from dtmon_reporter.hardware import HardwareReport, live_gpus
 
 GIB = 2**30
 AGENT_VERSION = "1"

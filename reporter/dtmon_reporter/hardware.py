@@ -14,7 +14,7 @@ from typing import Any, Callable
 
 import psutil
 
-from backend.sources import hardware_accel, hardware_browser, hardware_gpu
+from dtmon_reporter import hardware_accel, hardware_browser, hardware_gpu
 
 HARDWARE_TYPES = ("cpu", "cuda", "rocm", "mps", "openvino", "qnn", "webgpu", "webnn")
 

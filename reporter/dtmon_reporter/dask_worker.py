@@ -1,6 +1,6 @@
 """Dask worker preload: hardware labels, GPU readings and the scheduler RTT ride on Dask's heartbeat.
 
-`dask worker ADDRESS --preload backend.sources.dask_worker` or, for workers already
+`dask worker ADDRESS --preload dtmon_reporter.dask_worker` or, for workers already
 running, `client.register_plugin(DtmonWorkerPlugin())`. Detected accelerators are also
 advertised as Dask resources (cuda=number of GPUs, ...) unless the worker declared them,
 so `run-tests --hardware cuda` finds the right workers.
@@ -15,7 +15,7 @@ from typing import Any
 import click
 from distributed.diagnostics.plugin import WorkerPlugin
 
-from backend.sources.hardware import HardwareReport, detect_cached, live_gpus
+from dtmon_reporter.hardware import HardwareReport, detect_cached, live_gpus
 
 
 def hardware_resources(report: HardwareReport) -> dict[str, float]:
@@ -57,7 +57,7 @@ async def _advertise(worker: Any, resources: dict[str, float], registered: bool)
 @click.option("--dtmon-resources/--no-dtmon-resources", default=True,
               help="Advertise detected accelerators as Dask resources.")
 async def dask_setup(worker: Any, dtmon_browser_probe: bool, dtmon_resources: bool) -> None:
-    """Entry point of `--preload backend.sources.dask_worker`."""
+    """Entry point of `--preload dtmon_reporter.dask_worker`."""
     await install(worker, include_browser=dtmon_browser_probe, advertise=dtmon_resources)
 
 

@@ -1,4 +1,4 @@
-"""Dask scheduler preload: `dask scheduler --preload backend.sources.dask_scheduler --dtmon-url URL --dtmon-token T`."""
+"""Dask scheduler preload: `dask scheduler --preload dtmon_reporter.dask_scheduler --dtmon-url URL --dtmon-token T`."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from backend.sources.dask_plugin import TRACK_MODES, DtmonSchedulerPlugin
+from dtmon_reporter.dask_plugin import TRACK_MODES, DtmonSchedulerPlugin
 
 
 @click.command()

@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from backend.sources.buffer import Event, EventBuffer
+from dtmon_reporter.buffer import Event, EventBuffer
 
 log = logging.getLogger("dtmon.sources")
 

@@ -1,0 +1,5 @@
+import sys
+
+from dtmon_reporter.commands import main
+
+sys.exit(main())
