@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 
 from litestar import Litestar
 from litestar.datastructures import State
+from litestar.exceptions import ValidationException
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
@@ -21,6 +22,7 @@ from backend.ingest import IngestService
 from backend.live import Hub
 from backend.routes_monitoring import MonitoringController
 from backend.settings import Settings
+from backend.validation import name_client_parameters
 from storage.store import Store
 
 log = logging.getLogger("dtmon")
@@ -66,6 +68,7 @@ def create_app(settings: Settings, store: Store | None = None) -> Litestar:
         state=state,
         lifespan=[lifespan],
         middleware=[DefineMiddleware(TokenMiddleware)],
+        exception_handlers={ValidationException: name_client_parameters},
         request_max_body_size=settings.max_body_bytes,
         openapi_config=OpenAPIConfig(title="Test fleet monitoring API", version=routes_live.VERSION,
                                      path="/api/schema", render_plugins=[JsonRenderPlugin()]),
