@@ -23,11 +23,17 @@ OPTIONAL_PAGES = [
     ("pages/sql.py", "SQL", ":material/terminal:", "sql"),
     ("pages/alerts.py", "Alerts", ":material/notifications:", "alerts"),
 ]
+ADMIN_ONLY = {"sql"}  # the API refuses these to other roles, so the menu does not offer them
 
 
-def navigation_pages() -> list:
-    """st.Page objects for every page file that exists, behind a hidden root that opens Overview."""
-    found = [entry for entry in CORE_PAGES + OPTIONAL_PAGES if (HERE / entry[0]).is_file()]
+def listed(entry: tuple[str, str, str, str], is_admin: bool) -> bool:
+    """A page is listed when its file exists and the viewer's role may use it."""
+    return (HERE / entry[0]).is_file() and (is_admin or entry[3] not in ADMIN_ONLY)
+
+
+def navigation_pages(is_admin: bool) -> list:
+    """st.Page objects for the pages this viewer may use, behind a hidden root that opens Overview."""
+    found = [entry for entry in CORE_PAGES + OPTIONAL_PAGES if listed(entry, is_admin)]
     pages = [st.Page(path, title=title, icon=icon, url_path=url) for path, title, icon, url in found]
     # Streamlit serves the default page at "/" only; Overview must live at /monitoring.
     root = st.Page(lambda: st.switch_page(pages[0]), title="Overview", url_path="home",
@@ -40,7 +46,9 @@ settings = Settings.from_env()
 target = session.use_backend(
     data.api_base_url(settings.api_url, st.get_option("server.port"), st.get_option("server.address"))
 )
-navigation = st.navigation(navigation_pages(), position="sidebar" if session.is_signed_in() else "hidden")
+signed_in = session.is_signed_in()
+navigation = st.navigation(navigation_pages(signed_in and session.viewer().is_admin),
+                           position="sidebar" if signed_in else "hidden")
 viewer = session.require_viewer(target)
 session.sidebar(target, viewer)
 session.alerts_banner(target)

@@ -106,19 +106,19 @@ for alert in firing:
 st.subheader("History")
 history = data.load(target.client.get, "/api/alerts", viewer.token, {"limit": 200})
 if history:
-    st.dataframe(history_frame(history), hide_index=True, key="alerts_history")
+    st.dataframe(history_frame(history), hide_index=True, placeholder="—", key="alerts_history")
 else:
     st.caption("No alert has fired yet.")
 
 st.subheader("Rules")
 rules = data.load(target.client.get, "/api/alerts/rules", viewer.token)
 st.dataframe(pd.DataFrame(rules).drop(columns=["created_at", "updated_at"], errors="ignore"), hide_index=True,
-             key="alerts_rules")
+             placeholder="—", key="alerts_rules")
 if viewer.is_admin:
     rules_admin(target, viewer.token, rules)
     deliveries = data.load(target.client.get, "/api/alerts/deliveries", viewer.token, {"limit": 50})
     if deliveries:
         st.subheader("Webhook deliveries")
-        st.dataframe(pd.DataFrame(deliveries), hide_index=True, key="alerts_deliveries")
+        st.dataframe(pd.DataFrame(deliveries), hide_index=True, placeholder="—", key="alerts_deliveries")
 else:
     st.caption("Rules are managed by admins.")

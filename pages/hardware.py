@@ -17,7 +17,7 @@ table = pd.DataFrame([{
     "hardware": row.get("label") or row["type"], "available": row.get("available", 0), "total": row.get("total", 0),
     "available %": round(100.0 * row.get("available", 0) / row["total"], 1) if row.get("total") else None,
 } for row in rows])
-st.dataframe(table, hide_index=True, key="hardware_table",
+st.dataframe(table, hide_index=True, placeholder="—", key="hardware_table",
              column_config={"available %": st.column_config.ProgressColumn("Available", format="%.0f%%",
                                                                           min_value=0, max_value=100)})
 st.caption("Available: the worker is online and below the saturation CPU threshold.")

@@ -71,7 +71,8 @@ st.altair_chart(line_chart(points, "workers", "Workers reporting", "workers"), w
 
 if answer.get("hardware"):
     st.subheader("Per hardware type")
-    st.dataframe(hardware_frame(answer["hardware"], hardware_label), hide_index=True, key="history_hardware_table")
+    st.dataframe(hardware_frame(answer["hardware"], hardware_label), hide_index=True, placeholder="—",
+                 key="history_hardware_table")
 
 st.subheader("Export this range")
 st.caption("Streamed by the API: scripts can call GET /api/export/{samples|tasks|workers}?format=csv|parquet&start&end.")

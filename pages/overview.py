@@ -37,8 +37,7 @@ def demo_running(target: data.Backend, viewer: session.Viewer) -> bool:
 def empty_state(target: data.Backend, viewer: session.Viewer) -> None:
     """Nothing reported yet: say how to connect a worker, and offer admins the demo fleet."""
     st.info(
-        "No workers have reported yet — start an agent on each worker host with "
-        "`python -m backend agent --url http://<this server>:8050 --token <ingest token>` "
+        f"No workers have reported yet — start an agent on each worker host with {data.agent_command()} "
         "(an admin creates ingest tokens with `POST /api/auth/tokens`), or load the Dask "
         "scheduler plugin; the README's Monitor your fleet section shows both."
     )

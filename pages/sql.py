@@ -61,7 +61,7 @@ def schema_panel(tables: list[dict]) -> None:
     chosen = st.selectbox("Table", list(by_name), key="sql_schema_table")
     if chosen:
         st.caption(by_name[chosen]["description"])
-        st.dataframe(pd.DataFrame(by_name[chosen]["columns"]), hide_index=True, height=250,
+        st.dataframe(pd.DataFrame(by_name[chosen]["columns"]), hide_index=True, placeholder="—", height=250,
                      key="sql_schema_columns")
 
 
@@ -102,7 +102,7 @@ answer = outcome["ok"]
 frame = result_frame(answer)
 note = f" (truncated at the row limit of {answer['limit']:,})" if answer["truncated"] else ""
 st.markdown(f"**{answer['row_count']:,} rows**{escape_markdown(note)} in {answer['elapsed_ms']:.1f} ms")
-st.dataframe(frame, hide_index=True, key="sql_result_table")
+st.dataframe(frame, hide_index=True, placeholder="NULL", key="sql_result_table")
 downloads = st.columns(2)
 downloads[0].download_button("Download CSV", frame.to_csv(index=False), file_name="query.csv", mime="text/csv",
                              key="sql_download_csv", on_click="ignore")

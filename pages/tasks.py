@@ -54,7 +54,7 @@ def task_detail(target: data.Backend, token: str, task_id: str) -> None:
         st.markdown("**Error**")
         st.code(task["error"], language=None)
     st.markdown("**Event history**")
-    st.dataframe(event_frame(detail.get("events") or []), hide_index=True, key="task_events")
+    st.dataframe(event_frame(detail.get("events") or []), hide_index=True, placeholder="—", key="task_events")
 
 
 target, viewer = session.backend(), session.viewer()
@@ -68,8 +68,9 @@ if result.total == 0:
     st.stop()
 
 pages = max(1, -(-result.total // params["limit"]))
-st.caption(count_caption(result.total, len(result.rows), page_number, pages, "tasks"))
-st.dataframe(coloured(task_frame(result.rows), ["status"]), hide_index=True, column_config=TASK_COLUMNS, key="tasks_table")
+st.caption(count_caption(result.total, len(result.rows), page_number, pages, "task"))
+st.dataframe(coloured(task_frame(result.rows), ["status"]), hide_index=True, placeholder="—",
+             column_config=TASK_COLUMNS, key="tasks_table")
 if pages > 1:
     st.number_input(f"Page (of {pages})", min_value=1, max_value=pages, key="tasks_page")
 chosen = st.selectbox("Open task", [None, *[row["id"] for row in result.rows]], key="tasks_open",

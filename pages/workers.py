@@ -7,8 +7,8 @@ import streamlit as st
 
 from ui import charts, data, session
 from ui.history_view import range_control
-from ui.fmt import HARDWARE_LABELS, ago, hardware_label, health_mark, number, percent, status_mark
-from ui.tables import coloured, task_table
+from ui.fmt import HARDWARE_LABELS, ago, gigabytes, hardware_label, health_mark, percent, status_mark
+from ui.tables import coloured, count_caption, task_table
 
 SORTS = {"id": "ID", "hostname": "Hostname", "status": "Status", "health": "Health", "cpu": "CPU",
          "memory_percent": "Memory %", "tasks_completed": "Tasks completed",
@@ -66,7 +66,8 @@ def worker_detail(target: data.Backend, token: str, worker_id: str) -> None:
     cols[0].metric("Status", status_mark(worker.get("status")))
     cols[1].metric("Health", health_mark(worker.get("health")))
     cols[2].metric("CPU", percent(worker.get("cpu")))
-    cols[3].metric("Memory", f"{number(worker.get('memory'))} / {number(worker.get('memory_total'))} GB")
+    cols[3].metric("Memory", gigabytes(worker.get("memory")))  # the total goes below: both did not fit
+    cols[3].caption(f"of {gigabytes(worker.get('memory_total'))}")
     cols[4].metric("Success rate", percent(worker.get("success_rate")))
     series = detail.get("series") or []
     if series:
@@ -88,7 +89,7 @@ def hardware_and_capabilities(worker: dict) -> None:
     st.pills("Hardware", badges, key="worker_hw_badges", disabled=True, label_visibility="collapsed")
     gpus = worker.get("gpus") or []
     if gpus:
-        st.dataframe(pd.DataFrame(gpus), hide_index=True)
+        st.dataframe(pd.DataFrame(gpus), hide_index=True, placeholder="—")
     st.markdown("**Capabilities**")
     st.json(worker.get("capabilities") or {}, expanded=False)
 
@@ -112,13 +113,13 @@ result, page_number = fetch_workers(target, viewer.token, params)
 if result.total == 0:
     filtered = any(params[k] not in ("", "all") for k in ("search", "status", "health", "hardware"))
     st.info("No worker matches these filters." if filtered else
-            "No workers have reported yet — start an agent on a worker host: "
-            "`python -m backend agent --url http://<this server>:8050 --token <ingest token>`.")
+            f"No workers have reported yet — start an agent on a worker host: {data.agent_command()}.")
     st.stop()
 
 pages = max(1, -(-result.total // params["limit"]))
-st.caption(f"{result.total:,} workers · showing {len(result.rows)} on page {page_number} of {pages}")
-st.dataframe(coloured(worker_frame(result.rows), ["status", "health"]), hide_index=True, column_config=COLUMNS, key="workers_table")
+st.caption(count_caption(result.total, len(result.rows), page_number, pages, "worker"))
+st.dataframe(coloured(worker_frame(result.rows), ["status", "health"]), hide_index=True, placeholder="—",
+             column_config=COLUMNS, key="workers_table")
 if pages > 1:
     st.number_input(f"Page (of {pages})", min_value=1, max_value=pages, key="workers_page")
 chosen = st.selectbox("Open worker", [None, *[row["id"] for row in result.rows]], key="workers_open",

@@ -12,6 +12,14 @@ from ui.fmt import HEALTH_COLOURS, hardware_label
 _SERIES_COLOURS = alt.Scale(domain=["Average", "Maximum"], range=["#4c78a8", "#e45756"])
 _STATUS_ORDER = ["pending", "running", "completed", "failed", "timed_out", "canceled"]
 _STATUS_COLOURS = ["#8a8f98", "#4c78a8", "#2e9e5b", "#d64545", "#e0a030", "#6f4e7c"]
+# Vega's default time labels are 12-hour without AM/PM ("03:45"); every granularity gets a 24-hour form.
+_TIME_LABELS = {"year": "%Y", "quarter": "%b %Y", "month": "%b %Y", "week": "%b %d", "date": "%b %d",
+                "hours": "%H:%M", "minutes": "%H:%M", "seconds": "%H:%M:%S", "milliseconds": "%H:%M:%S.%L"}
+
+
+def time_x(field: str = "ts") -> alt.X:
+    """The shared time axis: untitled, labelled on a 24-hour clock."""
+    return alt.X(f"{field}:T", title=None, axis=alt.Axis(format=_TIME_LABELS))
 
 
 def resource_frame(points: list[dict[str, Any]], metric: str) -> pd.DataFrame:
@@ -33,7 +41,7 @@ def resource_chart(points: list[dict[str, Any]], metric: str, title: str) -> alt
         alt.Chart(frame, title=title)
         .mark_line(interpolate="monotone", point=len(frame) < 40)
         .encode(
-            x=alt.X("ts:T", title=None),
+            x=time_x(),
             y=alt.Y("value:Q", title="%", scale=alt.Scale(domain=[0, 100])),
             color=alt.Color("series:N", scale=_SERIES_COLOURS, title=None),
             tooltip=[alt.Tooltip("ts:T", format="%Y-%m-%d %H:%M:%S"), "series:N",
@@ -113,7 +121,7 @@ def worker_series_chart(series: list[dict[str, Any]]) -> alt.Chart:
         alt.Chart(worker_series_frame(series), title="CPU and memory")
         .mark_line(interpolate="monotone")
         .encode(
-            x=alt.X("ts:T", title=None),
+            x=time_x(),
             y=alt.Y("value:Q", title="%", scale=alt.Scale(domain=[0, 100])),
             color=alt.Color("resource:N", title=None),
             tooltip=[alt.Tooltip("ts:T", format="%H:%M:%S"), "resource:N",

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any
+from urllib.parse import urlsplit
 
 import streamlit as st
 
+from backend.settings import Settings
+from ui import status
 from ui.api import ApiClient, ApiError, Page
 from ui.live import LiveSubscriber
 
@@ -53,52 +57,78 @@ def _bucket(seconds: int) -> int:
     return int(time.time() // max(1, seconds))
 
 
+def _stamped(value: Any) -> tuple[Any, datetime]:
+    """A fetched answer with the moment it left the backend; the cache keeps both."""
+    return value, datetime.now(timezone.utc)
+
+
+def _shown(stamped: tuple[Any, datetime | None]) -> Any:
+    """Tell the sidebar how old the data this run draws is; return the data."""
+    value, at = stamped
+    status.note(at)
+    return value
+
+
 @st.cache_data(ttl=120, max_entries=2000, show_spinner=False)
-def _cached_get(base_url: str, path: str, params: tuple, bucket: int, _token: str) -> Any:
+def _cached_get(base_url: str, path: str, params: tuple, bucket: int, _token: str) -> tuple[Any, datetime]:
     """Shared GET: the key leaves out the token so viewers never multiply backend requests."""
-    return connect(base_url).client.get(path, _token, dict(params))
+    return _stamped(connect(base_url).client.get(path, _token, dict(params)))
 
 
 @st.cache_data(ttl=120, max_entries=2000, show_spinner=False)
-def _cached_page(base_url: str, path: str, params: tuple, bucket: int, _token: str) -> Page:
+def _cached_page(base_url: str, path: str, params: tuple, bucket: int, _token: str) -> tuple[Page, datetime]:
     """Shared paginated GET (rows plus X-Total-Count)."""
-    return connect(base_url).client.get_page(path, _token, dict(params))
+    return _stamped(connect(base_url).client.get_page(path, _token, dict(params)))
 
 
 def fetch(backend: Backend, token: str, path: str, params: dict[str, Any] | None = None) -> Any:
     """GET through the shared cache; raises ApiError for the page to show."""
     key = tuple(sorted((params or {}).items()))
-    return _cached_get(backend.base_url, path, key, _bucket(refresh_seconds()), token)
+    return _shown(_cached_get(backend.base_url, path, key, _bucket(refresh_seconds()), token))
 
 
 def fetch_page(backend: Backend, token: str, path: str, params: dict[str, Any] | None = None) -> Page:
     """Paginated GET through the shared cache."""
     key = tuple(sorted((params or {}).items()))
-    return _cached_page(backend.base_url, path, key, _bucket(refresh_seconds()), token)
+    return _shown(_cached_page(backend.base_url, path, key, _bucket(refresh_seconds()), token))
 
 
 @st.cache_data(ttl=120, max_entries=100, show_spinner=False)
-def _cached_optional(base_url: str, path: str, bucket: int, _token: str) -> Any:
+def _cached_optional(base_url: str, path: str, bucket: int, _token: str) -> tuple[Any, datetime]:
     """Shared GET of a route the backend may not have; its absence is cached like an answer."""
     try:
-        return connect(base_url).client.get(path, _token)
+        return _stamped(connect(base_url).client.get(path, _token))
     except ApiError as exc:
         if exc.status_code in (404, 405):
-            return None
+            return _stamped(None)
         raise
 
 
 def fetch_optional(backend: Backend, token: str, path: str) -> Any:
     """GET a route that may not exist on this backend: None when it does not."""
-    return _cached_optional(backend.base_url, path, _bucket(max(30, refresh_seconds())), token)
+    return _shown(_cached_optional(backend.base_url, path, _bucket(max(30, refresh_seconds())), token))
 
 
 def section(backend: Backend, token: str, name: str, params: dict[str, Any] | None = None) -> Any:
     """A snapshot section when live, else the matching REST route (polling)."""
     live_value = backend.live.section(name)
     if live_value is not None and not params:
-        return live_value
+        return _shown((live_value, backend.live.current_as_of()))
     return fetch(backend, token, f"/api/monitoring/{name}", params)
+
+
+def reporter_address(api_url: str, page_url: str | None, port: int) -> str:
+    """Where reporters send events: DTMON_API_URL when set, else this server as the browser reached it."""
+    if api_url:
+        return api_url.rstrip("/")
+    page = urlsplit(page_url or "")
+    return f"{page.scheme}://{page.netloc}" if page.scheme and page.netloc else f"http://<this server>:{port}"
+
+
+def agent_command() -> str:
+    """The host-agent command for this server, as inline markdown code for empty-state hints."""
+    address = reporter_address(Settings.from_env().api_url, st.context.url, st.get_option("server.port"))
+    return f"`DTMON_URL={address} DTMON_TOKEN=<ingest token> dtmon-reporter agent`"
 
 
 def load(loader, *args: Any, **kwargs: Any) -> Any:
@@ -107,6 +137,7 @@ def load(loader, *args: Any, **kwargs: Any) -> Any:
         return loader(*args, **kwargs)
     except ApiError as exc:
         st.error(f"The backend could not answer: {exc.message}")
+        status.redraw()  # the sidebar says so too before the page stops
         st.stop()
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import datetime, timezone
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 HARDWARE_LABELS = {
     "cpu": "CPU", "cuda": "CUDA", "rocm": "ROCm", "mps": "MPS", "openvino": "OpenVINO",
@@ -85,16 +86,41 @@ def number(value: float | int | None, digits: int = 1) -> str:
 
 
 def trend_delta(trend: dict[str, Any] | None, unit: str = "") -> tuple[str | None, str]:
-    """Map an API trend to st.metric's (delta, delta_color) so good news is green."""
-    if not trend or trend.get("value") is None:
+    """Map an API trend to st.metric's (delta, delta_color) so good news is green; no change shows nothing."""
+    if not trend or not trend.get("value") or trend.get("direction") == "flat":
         return None, "off"
     value = trend["value"]
     text = f"{value:+g}{unit}"
-    direction, status = trend.get("direction"), trend.get("status")
-    if status == "neutral" or direction == "flat":
+    if trend.get("status") == "neutral":
         return text, "off"
-    good_when_up = (direction == "up") == (status == "good")
+    good_when_up = (trend.get("direction") == "up") == (trend.get("status") == "good")
     return text, "normal" if good_when_up else "inverse"
+
+
+def gigabytes(value: float | None) -> str:
+    """Memory in GB with one decimal at most, or a dash when not reported."""
+    return "—" if value is None else f"{number(value)} GB"
+
+
+def plural(count: int | float, noun: str, nouns: str | None = None) -> str:
+    """'1 worker', '2 workers', '1,234 tasks': the count with the noun in the form it takes."""
+    word = noun if count == 1 else nouns or f"{noun}s"
+    return f"{number(count)} {word}"
+
+
+def clock(moment: datetime | None, zone: str | None = None) -> str:
+    """A 24-hour time of day in the viewer's zone (as the charts show it), else in UTC and saying so."""
+    if moment is None:
+        return "—"
+    try:
+        return moment.astimezone(ZoneInfo(zone)).strftime("%H:%M:%S") if zone else _utc_clock(moment)
+    except (ZoneInfoNotFoundError, ValueError):
+        return _utc_clock(moment)
+
+
+def _utc_clock(moment: datetime) -> str:
+    """The UTC time of day, labelled so nobody takes it for local time."""
+    return moment.astimezone(timezone.utc).strftime("%H:%M:%S UTC")
 
 
 def escape_markdown(text: Any) -> str:

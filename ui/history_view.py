@@ -9,6 +9,8 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
+from ui.charts import time_x
+
 PRESETS = ["1h", "6h", "24h", "7d", "30d"]
 CUSTOM = "custom"
 TIER_NAMES = {"raw": "raw samples", "minute": "minute rollups", "hour": "hour rollups"}
@@ -60,7 +62,7 @@ def outcome_chart(points: list[dict[str, Any]]) -> alt.Chart:
     frame = points_frame(rows)
     colours = alt.Scale(domain=["completed", "failed"], range=["#2e9e5b", "#d64545"])
     return (alt.Chart(frame, title="Tasks finished per bucket").mark_bar()
-            .encode(x=alt.X("ts:T", title=None), y=alt.Y("tasks:Q", title="tasks", stack=True),
+            .encode(x=time_x(), y=alt.Y("tasks:Q", title="tasks", stack=True),
                     color=alt.Color("outcome:N", scale=colours, title=None),
                     tooltip=[alt.Tooltip("ts:T", format="%Y-%m-%d %H:%M"), "outcome:N", "tasks:Q"])
             .properties(height=240))
@@ -72,7 +74,7 @@ def line_chart(points: list[dict[str, Any]], field: str, title: str, axis: str,
     frame = points_frame([{"ts": p["ts"], field: p.get(field)} for p in points]).dropna(subset=[field])
     scale = alt.Scale(domain=domain) if domain else alt.Undefined
     return (alt.Chart(frame, title=title).mark_line(point=len(frame) < 40, interpolate="monotone")
-            .encode(x=alt.X("ts:T", title=None), y=alt.Y(f"{field}:Q", title=axis, scale=scale),
+            .encode(x=time_x(), y=alt.Y(f"{field}:Q", title=axis, scale=scale),
                     tooltip=[alt.Tooltip("ts:T", format="%Y-%m-%d %H:%M"), alt.Tooltip(f"{field}:Q", format=".1f")])
             .properties(height=240))
 

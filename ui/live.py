@@ -17,6 +17,8 @@ SECTIONS = ("cluster", "workers", "tasks", "resources", "hardware", "network", "
 _AUTH_CLOSE_CODES = {1008, 4001, 4003, 4401, 4403}
 _AUTH_HTTP_STATUSES = {401, 403}
 _MAX_MESSAGE_BYTES = 256 * 1024 * 1024
+# The backend pushes only changes, so a quiet open socket means "no news"; pings prove it is open.
+_PING_INTERVAL, _PING_TIMEOUT = 5.0, 15.0
 
 
 def merge_update(snapshot: dict[str, Any], message: dict[str, Any]) -> dict[str, Any]:
@@ -42,7 +44,7 @@ class LiveSubscriber:
         self._thread: threading.Thread | None = None
         self.snapshot: dict[str, Any] = {}
         self.connected = False
-        self.last_message_at: datetime | None = None
+        self.current_at: datetime | None = None
         self.last_error: str | None = None
 
     def offer_token(self, token: str) -> None:
@@ -62,6 +64,10 @@ class LiveSubscriber:
     def is_live(self) -> bool:
         """True while the socket is open and has delivered at least one snapshot."""
         return self.connected and bool(self.snapshot)
+
+    def current_as_of(self) -> datetime | None:
+        """When the snapshot last matched the backend: its last message, or a quiet second on a pinged socket."""
+        return self.current_at if self.is_live() else None
 
     def section(self, name: str) -> Any:
         """One section of the latest snapshot, or None when not live or not sent yet."""
@@ -99,8 +105,8 @@ class LiveSubscriber:
     def _session(self, token: str) -> None:
         """One connection's lifetime; leaves `connected` False when it ends."""
         try:
-            with self._connector(self.ws_url, proxy=None, max_size=_MAX_MESSAGE_BYTES,
-                                 open_timeout=5, close_timeout=2) as socket:
+            with self._connector(self.ws_url, proxy=None, max_size=_MAX_MESSAGE_BYTES, open_timeout=5,
+                                 close_timeout=2, ping_interval=_PING_INTERVAL, ping_timeout=_PING_TIMEOUT) as socket:
                 socket.send(json.dumps({"type": "auth", "token": token}))
                 socket.send(json.dumps({"type": "subscribe_to_monitoring"}))
                 self._receive(socket, token)
@@ -119,11 +125,12 @@ class LiveSubscriber:
             try:
                 raw = socket.recv(timeout=1.0)
             except TimeoutError:
+                self.current_at = datetime.now(timezone.utc) if self.connected else None
                 continue
             message = json.loads(raw)
             if message.get("type") == "monitoring_update":
                 self.snapshot = merge_update(self.snapshot, message)
-                self.last_message_at = datetime.now(timezone.utc)
+                self.current_at = datetime.now(timezone.utc)
                 self.connected = True
                 self.last_error = None
         self.connected = False

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections import defaultdict
 from dataclasses import dataclass
@@ -9,7 +10,7 @@ from typing import Any
 
 from pyvis.network import Network
 
-from ui.fmt import QUALITY_COLOURS, hardware_label, health_colour
+from ui.fmt import QUALITY_COLOURS, hardware_label, health_colour, plural
 
 DEFAULT_NODE_LIMIT = 150
 _HEALTH_RANK = {"critical": 3, "warning": 2, "unknown": 1, "healthy": 0}
@@ -20,12 +21,27 @@ _REMOTE_TAG = re.compile(
 )
 _EMPTY_HEADING = re.compile(r"<center>\s*<h1>\s*</h1>\s*</center>")
 _DEAD_COMMENT = re.compile(r"<!--\s*<link\b.*?-->", re.DOTALL)
+# Positions come from ring_positions, so a redraw with the same nodes puts them in the same places.
 _OPTIONS = """{
-  "physics": {"stabilization": {"iterations": 150}, "barnesHut": {"springLength": 140}},
+  "physics": {"enabled": false},
   "interaction": {"hover": true, "tooltipDelay": 120, "dragNodes": true},
   "nodes": {"font": {"size": 14}},
   "edges": {"smooth": false}
 }"""
+_RING_GAP, _NODE_SPACING = 190.0, 100.0
+# Redraws (a changed colour is a new page) put dragged nodes back where the viewer left them, per tab.
+_KEEP_DRAGGED = """<script>
+(function () {
+  var key = "dtmon-map-positions-%s", saved = JSON.parse(sessionStorage.getItem(key) || "{}");
+  nodes.update(Object.keys(saved).filter(function (id) { return nodes.get(id) !== null; })
+    .map(function (id) { return {id: id, x: saved[id].x, y: saved[id].y}; }));
+  network.on("dragEnd", function (event) {
+    Object.assign(saved, network.getPositions(event.nodes));
+    sessionStorage.setItem(key, JSON.stringify(saved));
+  });
+})();
+</script>
+</body>"""
 
 
 @dataclass(frozen=True)
@@ -98,8 +114,8 @@ def _coordinator(nodes: list[dict[str, Any]]) -> dict[str, Any]:
 def _group_node(name: str, group: list[dict[str, Any]]) -> dict[str, Any]:
     """A group node coloured by the worst health inside it."""
     worst = max((m.get("health") or "unknown" for m in group), key=lambda h: _HEALTH_RANK.get(h, 1))
-    return {"id": f"group:{name}", "label": f"{name} ({len(group)} workers)", "kind": "group",
-            "status": f"{len(group)} workers", "health": worst, "size": 10 + min(40, len(group) ** 0.5)}
+    return {"id": f"group:{name}", "label": f"{name} ({plural(len(group), 'worker')})", "kind": "group",
+            "status": plural(len(group), "worker"), "health": worst, "size": 10 + min(40, len(group) ** 0.5)}
 
 
 def _group_link(name: str, group: list[dict[str, Any]], quality: dict[str, Any]) -> dict[str, Any]:
@@ -111,7 +127,7 @@ def _group_link(name: str, group: list[dict[str, Any]], quality: dict[str, Any])
 
 
 def build_network_map(network: dict[str, Any], node_limit: int = DEFAULT_NODE_LIMIT,
-                      group_by: str = "hardware", dark: bool = False) -> NetworkMap:
+                      group_by: str = "hardware", dark: bool = False, layout_name: str = "0") -> NetworkMap:
     """Render the map; above node_limit workers are grouped and the note says so."""
     nodes, links = network.get("nodes") or [], network.get("links") or []
     drawn = sum(1 for n in nodes if n.get("kind") != "coordinator")
@@ -121,26 +137,44 @@ def build_network_map(network: dict[str, Any], node_limit: int = DEFAULT_NODE_LI
         nodes, links = grouped_graph(nodes, links, group_by)
         grouped = group_by
         note = (f"{fleet:,} workers exceed the map limit of {node_limit:,}: "
-                f"they are grouped by {group_by} ({len(nodes) - 1} groups).")
+                f"they are grouped by {group_by} ({plural(len(nodes) - 1, 'group')}).")
     if fleet > drawn:
         note = (note or "") + f" The backend sent the first {drawn:,} of {fleet:,} workers (sorted by id)."
-    return NetworkMap(render_html(nodes, links, dark), len(nodes), grouped, note)
+    return NetworkMap(render_html(nodes, links, dark, layout_name), len(nodes), grouped, note)
 
 
-def render_html(nodes: list[dict[str, Any]], links: list[dict[str, Any]], dark: bool = False) -> str:
+def ring_positions(nodes: list[dict[str, Any]]) -> dict[str, tuple[float, float]]:
+    """The coordinator in the middle, workers on rings around it in id order within hardware groups."""
+    workers = sorted((n for n in nodes if n.get("kind") != "coordinator"),
+                     key=lambda n: (group_key(n, "hardware"), str(n["id"])))
+    positions = {str(n["id"]): (0.0, 0.0) for n in nodes if n.get("kind") == "coordinator"}
+    ring, placed = 1, 0
+    while placed < len(workers):
+        radius = ring * _RING_GAP
+        batch = workers[placed:placed + int(2 * math.pi * radius / _NODE_SPACING)]
+        for index, node in enumerate(batch):
+            angle = 2 * math.pi * index / len(batch) - math.pi / 2
+            positions[str(node["id"])] = (round(radius * math.cos(angle), 1), round(radius * math.sin(angle), 1))
+        ring, placed = ring + 1, placed + len(batch)
+    return positions
+
+
+def render_html(nodes: list[dict[str, Any]], links: list[dict[str, Any]], dark: bool = False,
+                layout_name: str = "0") -> str:
     """Build the pyvis page with JavaScript inlined and every remote tag removed."""
     # The iframe cannot see Streamlit's theme: labels get a colour readable on the page behind.
     net = Network(height="560px", width="100%", cdn_resources="in_line", bgcolor="#ffffff00",
                   font_color="#e8eaed" if dark else "#262730")
-    known = set()
+    positions = ring_positions(nodes)
     for node in nodes:
-        net.add_node(str(node["id"]), **_node_style(node))
-        known.add(str(node["id"]))
+        x, y = positions[str(node["id"])]
+        net.add_node(str(node["id"]), x=x, y=y, **_node_style(node))
     for link in links:
-        if str(link.get("source")) in known and str(link.get("target")) in known:
+        if str(link.get("source")) in positions and str(link.get("target")) in positions:
             net.add_edge(str(link["source"]), str(link["target"]), **_edge_style(link))
     net.set_options(_OPTIONS)
-    return strip_remote_resources(_render(net))
+    page = strip_remote_resources(_render(net))
+    return page.replace("</body>", _KEEP_DRAGGED % re.sub(r"[^\w-]", "", layout_name), 1)
 
 
 def _node_style(node: dict[str, Any]) -> dict[str, Any]:
@@ -165,7 +199,7 @@ def _render(net: Network) -> str:
     template = net.templateEnv.get_template(net.path)
     return template.render(
         height=height, width=width, nodes=nodes, edges=edges, heading="", options=options,
-        physics_enabled=True, use_DOT=False, dot_lang=None, widget=False, bgcolor=net.bgcolor,
+        physics_enabled=False, use_DOT=False, dot_lang=None, widget=False, bgcolor=net.bgcolor,
         conf=False, tooltip_link=False, neighborhood_highlight=False, select_menu=False,
         filter_menu=False, notebook=False, cdn_resources="in_line",
     )

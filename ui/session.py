@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
 
 import streamlit as st
 from streamlit_autorefresh import st_autorefresh
 
-from ui import data
+from ui import data, status
 from ui.api import ApiError
 from ui.fmt import ago, escape_markdown
 
@@ -112,17 +111,15 @@ def sign_out(target: data.Backend, current: Viewer) -> None:
 
 
 def sidebar(target: data.Backend, current: Viewer) -> None:
-    """Refresh interval, live indicator, backend status, last update, who is signed in."""
+    """Refresh interval, the freshness line (redrawn as the page fetches), who is signed in."""
     with st.sidebar:
         remember_initial_refresh()
         refresh = st.selectbox("Refresh interval", REFRESH_CHOICES, key="dtmon_refresh",
                                format_func=lambda s: "Off" if s == 0 else f"{s} s")
-        if refresh and autorefresh_enabled():
-            st_autorefresh(interval=refresh * 1000, key="dtmon_autorefresh")
-        st.markdown(live_indicator(target, refresh))
-        ok, status = data.backend_status(target)
-        (st.caption if ok else st.error)(status)
-        st.caption(f"Last update: {last_update(target)}")
+        running = refresh if autorefresh_enabled() else 0
+        if running:
+            st_autorefresh(interval=running * 1000, key="dtmon_autorefresh")
+        status.attach(st.empty(), running, target.live, lambda: data.backend_status(target))
         st.caption(f"Signed in as {escape_markdown(current.name)} ({current.role})")
         if st.button("Sign out", key="dtmon_sign_out"):
             sign_out(target, current)
@@ -142,22 +139,6 @@ def autorefresh_enabled() -> bool:
     if st.query_params.get("autorefresh") == "off":
         st.session_state["dtmon_autorefresh_off"] = True
     return not st.session_state.get("dtmon_autorefresh_off", False)
-
-
-def live_indicator(target: data.Backend, refresh: int) -> str:
-    """'Live (WebSocket)' while the shared socket delivers, else how often we poll."""
-    if target.live.is_live():
-        return ":material/bolt: **Live (WebSocket)**"
-    if refresh:
-        return f":material/sync: **Polling every {refresh} s**"
-    return ":material/pause_circle: **Polling off** (refresh manually)"
-
-
-def last_update(target: data.Backend) -> str:
-    """When the shown data was produced: the snapshot time when live, else now (just fetched)."""
-    if target.live.is_live() and target.live.last_message_at:
-        return ago(target.live.last_message_at)
-    return datetime.now(timezone.utc).strftime("%H:%M:%S UTC")
 
 
 def alerts_banner(target: data.Backend) -> None:

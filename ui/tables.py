@@ -7,7 +7,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from ui.fmt import mark_colour, number, priority_mark, status_mark
+from ui.fmt import mark_colour, plural, priority_mark, status_mark
 
 TASK_COLUMNS = {
     "priority": st.column_config.TextColumn("Priority", help="Higher is more urgent"),
@@ -30,7 +30,7 @@ def task_table(container: Any, rows: list[dict[str, Any]], empty_text: str, key:
     if not rows:
         container.caption(empty_text)
         return
-    container.dataframe(coloured(task_frame(rows), ["status"]), hide_index=True,
+    container.dataframe(coloured(task_frame(rows), ["status"]), hide_index=True, placeholder="—",
                         column_config=TASK_COLUMNS, key=key)
 
 
@@ -49,5 +49,5 @@ def event_frame(events: list[dict[str, Any]]) -> pd.DataFrame:
 
 
 def count_caption(total: int, shown: int, page: int, pages: int, noun: str) -> str:
-    """'1,234 tasks · showing 50 on page 2 of 25'."""
-    return f"{number(total)} {noun} · showing {shown} on page {page} of {pages}"
+    """'1,234 tasks · showing 50 on page 2 of 25'; the noun is given singular."""
+    return f"{plural(total, noun)} · showing {shown} on page {page} of {pages}"

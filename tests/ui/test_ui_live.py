@@ -43,7 +43,7 @@ def test_signing_out_hands_the_subscription_to_another_viewer(live_backend):
         subscriber.stop()
 
 
-def test_socket_down_falls_back_to_polling_and_returns_to_live(seeded_backend, monkeypatch):
+def test_backend_down_says_when_data_last_arrived_and_returns_to_live(seeded_backend, monkeypatch):
     app = dashboard(monkeypatch, seeded_backend.url, seeded_backend.admin_token, "admin")
     app.run()
     live = data.connect(seeded_backend.url).live
@@ -55,7 +55,8 @@ def test_socket_down_falls_back_to_polling_and_returns_to_live(seeded_backend, m
     slot = int(time.time() // 5)  # answers cached in this 5 s slot may still be served; wait them out
     wait_until(lambda: int(time.time() // 5) != slot)
     app.run()
-    assert "Polling every 5 s" in app.sidebar.markdown[0].value
+    assert "Not updating" in app.sidebar.markdown[0].value and "Live" not in app.sidebar.markdown[0].value
+    assert any(c.value.startswith("Last data arrived ") for c in app.sidebar.caption)  # not a fresh "now"
     assert not app.exception and any("could not answer" in e.value for e in app.error)
     seeded_backend.start()
     wait_until(live.is_live)

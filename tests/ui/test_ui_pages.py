@@ -134,7 +134,9 @@ def test_hardware_page_counts_available_and_total(admin_app):
 def test_sidebar_says_live_and_user_role_has_no_admin_controls(live_backend, monkeypatch):
     app = dashboard(monkeypatch, live_backend.url, live_backend.user_token, "user")
     app.run()
-    assert [i.value for i in app.info][0].startswith("No workers have reported yet")
+    hint = [i.value for i in app.info][0]
+    assert hint.startswith("No workers have reported yet")
+    assert f"DTMON_URL={live_backend.url} " in hint and ":8050" not in hint  # the server it runs on
     assert not [b for b in app.button if b.label == "Start demo fleet"]
     indicator = app.sidebar.markdown[0].value
     assert indicator in (":material/bolt: **Live (WebSocket)**", ":material/sync: **Polling every 5 s**")
@@ -194,3 +196,6 @@ def test_refresh_interval_comes_from_the_link(admin_app):
     assert admin_app.sidebar.selectbox(key="dtmon_refresh").value == 30
     assert admin_app.sidebar.markdown[0].value in (":material/bolt: **Live (WebSocket)**",
                                                    ":material/sync: **Polling every 30 s**")
+    admin_app.sidebar.selectbox(key="dtmon_refresh").set_value(0).run()
+    assert admin_app.sidebar.markdown[0].value == ":material/pause_circle: **Paused** (refresh is off)"
+    assert any(c.value.startswith("Showing data from ") for c in admin_app.sidebar.caption)

@@ -1,11 +1,13 @@
 """Pure dashboard helpers: formatting, chart data, network map HTML (offline and hostile-name safe)."""
 
 import re
+from datetime import datetime, timedelta, timezone
 
-from ui import charts
-from ui.fmt import escape_markdown, hardware_label, priority_mark, trend_delta
+from ui import charts, status
+from ui.data import reporter_address
+from ui.fmt import clock, escape_markdown, gigabytes, hardware_label, plural, priority_mark, trend_delta
 from ui.live import merge_update
-from ui.netmap import build_network_map, group_key, strip_remote_resources
+from ui.netmap import build_network_map, group_key, ring_positions, strip_remote_resources
 
 HOSTILE = "<img src=x onerror=alert(1)>"
 
@@ -15,8 +17,39 @@ def test_trend_delta_colours_follow_fleet_status_not_arrow_direction():
     assert trend_delta({"direction": "down", "value": -2.5, "status": "bad"}) == ("-2.5", "normal")
     assert trend_delta({"direction": "up", "value": 3, "status": "bad"}) == ("+3", "inverse")
     assert trend_delta({"direction": "down", "value": -1, "status": "good"}) == ("-1", "inverse")
-    assert trend_delta({"direction": "flat", "value": 0, "status": "neutral"}) == ("+0", "off")
+    assert trend_delta({"direction": "flat", "value": 0, "status": "neutral"}) == (None, "off")  # no "+0"
+    assert trend_delta({"direction": "up", "value": 0.0, "status": "good"}) == (None, "off")
     assert trend_delta(None) == (None, "off")
+
+
+def test_counts_clocks_and_sizes_read_as_words():
+    assert plural(1, "worker") == "1 worker" and plural(2, "worker") == "2 workers"
+    assert plural(1234, "task") == "1,234 tasks" and plural(0, "group") == "0 groups"
+    moment = datetime(2026, 12, 4, 15, 7, 9, tzinfo=timezone.utc)
+    assert clock(moment) == "15:07:09 UTC" and clock(moment, "Europe/Berlin") == "16:07:09"
+    assert clock(moment, "Not/AZone") == "15:07:09 UTC" and clock(None) == "—"
+    assert gigabytes(12.0) == "12 GB" and gigabytes(62.75) == "62.8 GB" and gigabytes(None) == "—"
+    assert charts.time_x().to_dict()["axis"]["format"]["hours"] == "%H:%M"  # 24-hour axis labels
+
+
+def test_freshness_says_paused_live_polling_or_when_data_last_arrived():
+    now = datetime(2026, 12, 4, 15, 7, 9, tzinfo=timezone.utc)
+    shown = now - timedelta(seconds=3)
+    assert "Paused" in status.indicator(True, True, 0) and "Live" not in status.indicator(True, True, 0)
+    assert "Live (WebSocket)" in status.indicator(True, True, 5)
+    assert "Polling every 5 s" in status.indicator(True, False, 5)
+    assert "unreachable" in status.indicator(False, False, 5)
+    assert status.age(True, 5, shown, shown, now=now) == "Last update: 3 s ago (15:07:06 UTC)"
+    assert status.age(True, 0, shown, shown, now=now) == "Showing data from 15:07:06 UTC"
+    assert status.age(False, 5, None, shown - timedelta(minutes=4), now=now) == \
+        "Last data arrived 15:03:06 UTC (4 min ago)"
+    assert status.age(False, 5, None, None, now=now) == "No data has arrived yet."
+
+
+def test_reporter_address_is_the_server_the_browser_reached():
+    assert reporter_address("", "http://monitor.lab:9000/workers?x=1", 9000) == "http://monitor.lab:9000"
+    assert reporter_address("https://api.lab/", "http://monitor.lab:9000/", 9000) == "https://api.lab"
+    assert reporter_address("", None, 8123) == "http://<this server>:8123"
 
 
 def test_labels_and_priority():
@@ -71,6 +104,17 @@ def test_network_map_is_offline_and_escapes_hostile_names():
     assert HOSTILE not in result.html and "</script><script>alert(2)" not in result.html
     assert "\\u003cimg src=x onerror=alert(1)\\u003e" in result.html
     assert "popup.innerHTML" not in result.html  # pyvis' HTML tooltip mode stays off even with "href"
+
+
+def test_network_map_positions_depend_only_on_the_set_of_nodes():
+    network = _network(40)
+    first = ring_positions(network["nodes"])
+    recoloured = [dict(node, health="warning") for node in reversed(network["nodes"])]
+    assert ring_positions(recoloured) == first  # same nodes, other colours and order: same places
+    assert first["coordinator"] == (0.0, 0.0) and len(set(first.values())) == 41  # nobody on top of another
+    result = build_network_map(network, layout_name="2<x>")
+    assert '"physics": {"enabled": false}' in result.html and '"x": %s' % first["w0"][0] in result.html
+    assert "dtmon-map-positions-2x" in result.html  # dragged positions are kept per layout, name sanitised
 
 
 def test_network_map_groups_large_fleets_and_says_so():
