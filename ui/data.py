@@ -105,8 +105,8 @@ def _cached_optional(base_url: str, path: str, bucket: int, _token: str) -> tupl
 
 
 def fetch_optional(backend: Backend, token: str, path: str) -> Any:
-    """GET a route that may not exist on this backend: None when it does not."""
-    return _shown(_cached_optional(backend.base_url, path, _bucket(max(30, refresh_seconds())), token))
+    """GET a route that may not exist on this backend: None when it does not (a control's state, not data)."""
+    return (_cached_optional(backend.base_url, path, _bucket(max(30, refresh_seconds())), token))[0]
 
 
 def section(backend: Backend, token: str, name: str, params: dict[str, Any] | None = None) -> Any:

@@ -62,7 +62,7 @@ def indicator(reachable: bool, live: bool, refresh: int) -> str:
     if not reachable:
         return ":material/cloud_off: **Not updating** (backend unreachable)"
     if not refresh:
-        return ":material/pause_circle: **Paused** (refresh is off)"
+        return ":material/pause_circle: **Paused** (automatic refresh off)"
     if live:
         return ":material/bolt: **Live (WebSocket)**"
     return f":material/sync: **Polling every {refresh} s**"

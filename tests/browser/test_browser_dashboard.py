@@ -45,9 +45,8 @@ def test_every_page_filters_map_and_no_script_injection(logged_in_page: Page):
     values = page.locator("[data-testid=stMetricValue]").all_inner_texts()
     assert str(EXPECTED["active_workers"]) in values and str(EXPECTED["total_tasks"]) in values
     assert f"{EXPECTED['success_rate']:.1f} %" in values
-    expect(page.get_by_text("Live (WebSocket)").or_(page.get_by_text("Polling every 5 s"))).to_be_visible()
+    expect(page.get_by_text("Paused (automatic refresh off)")).to_be_visible()  # ?autorefresh=off: nothing redraws
     expect(page.locator("[data-testid=stVegaLiteChart]")).to_have_count(3)
-    screenshot(page, "overview")
 
     go_to(page, "Workers")
     type_and_apply(page, "Search", "gpu-box")
@@ -56,7 +55,7 @@ def test_every_page_filters_map_and_no_script_injection(logged_in_page: Page):
     assert "worker-001" in cells and "worker-002" in cells and "worker-003" not in cells
     screenshot(page, "workers")
     type_and_apply(page, "Search", "worker-evil")
-    expect(page.get_by_text("1 workers · showing 1 on page 1 of 1")).to_be_visible()
+    expect(page.get_by_text("1 worker · showing 1 on page 1 of 1")).to_be_visible()
     assert HOSTILE_NAME in grid_cells(page, "worker-evil", absent="worker-001")
     choose(page, "Open worker", "worker-evil")
     expect(page.get_by_text(f"worker-evil on {HOSTILE_NAME}")).to_be_visible()
@@ -74,7 +73,7 @@ def test_every_page_filters_map_and_no_script_injection(logged_in_page: Page):
     canvas = page.frame_locator("iframe").first.locator("#mynetwork canvas")
     expect(canvas).to_be_visible(timeout=20_000)
     assert canvas.bounding_box()["width"] > 200
-    page.wait_for_timeout(2500)  # let the physics layout settle before the screenshot
+    page.wait_for_timeout(1000)  # the first paint of the canvas
     screenshot(page, "network")
 
     go_to(page, "Hardware")
@@ -110,7 +109,7 @@ def test_dark_mode_follows_the_system_setting(browser, dashboard_server):
         screenshot(page, "overview-dark")
         go_to(page, "Network")
         expect(page.frame_locator("iframe").first.locator("#mynetwork canvas")).to_be_visible(timeout=20_000)
-        page.wait_for_timeout(2500)
+        page.wait_for_timeout(1000)
         screenshot(page, "network-dark")
     finally:
         context.close()

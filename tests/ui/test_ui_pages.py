@@ -197,5 +197,5 @@ def test_refresh_interval_comes_from_the_link(admin_app):
     assert admin_app.sidebar.markdown[0].value in (":material/bolt: **Live (WebSocket)**",
                                                    ":material/sync: **Polling every 30 s**")
     admin_app.sidebar.selectbox(key="dtmon_refresh").set_value(0).run()
-    assert admin_app.sidebar.markdown[0].value == ":material/pause_circle: **Paused** (refresh is off)"
+    assert admin_app.sidebar.markdown[0].value == ":material/pause_circle: **Paused** (automatic refresh off)"
     assert any(c.value.startswith("Showing data from ") for c in admin_app.sidebar.caption)
