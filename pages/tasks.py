@@ -44,7 +44,7 @@ def task_detail(target: data.Backend, token: str, task_id: str) -> None:
     detail = data.load(data.fetch, target, token, f"/api/monitoring/tasks/{quote(task_id, safe='')}")
     task = detail.get("task") or {}
     st.subheader("Task detail")
-    st.text(f"{task.get('id')} · type {task.get('type')} · worker {task.get('worker_id') or '—'}")
+    st.text(f"{task.get('id')} · type {task.get('type') or '—'} · worker {task.get('worker_id') or '—'}")
     cols = st.columns(4)
     cols[0].metric("Status", status_mark(task.get("status")))
     cols[1].metric("Priority", priority_mark(task.get("priority")))
