@@ -94,19 +94,19 @@ def fetch_page(backend: Backend, token: str, path: str, params: dict[str, Any] |
 
 
 @st.cache_data(ttl=120, max_entries=100, show_spinner=False)
-def _cached_optional(base_url: str, path: str, bucket: int, _token: str) -> tuple[Any, datetime]:
+def _cached_optional(base_url: str, path: str, bucket: int, _token: str) -> Any:
     """Shared GET of a route the backend may not have; its absence is cached like an answer."""
     try:
-        return _stamped(connect(base_url).client.get(path, _token))
+        return connect(base_url).client.get(path, _token)
     except ApiError as exc:
         if exc.status_code in (404, 405):
-            return _stamped(None)
+            return None
         raise
 
 
 def fetch_optional(backend: Backend, token: str, path: str) -> Any:
     """GET a route that may not exist on this backend: None when it does not (a control's state, not data)."""
-    return (_cached_optional(backend.base_url, path, _bucket(max(30, refresh_seconds())), token))[0]
+    return _cached_optional(backend.base_url, path, _bucket(max(30, refresh_seconds())), token)
 
 
 def section(backend: Backend, token: str, name: str, params: dict[str, Any] | None = None) -> Any:
