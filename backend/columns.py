@@ -47,23 +47,32 @@ DERIVED: dict[str, Callable[[schemas.Event], object]] = {
 }
 
 
-def tables_by_group(events: Sequence[schemas.Event], received: float) -> dict[str, pa.Table]:
-    """Arrow tables in the column order of storage.ingest.ARROW_SCHEMAS; ts in microseconds."""
+def default_times(received: float, count: int) -> np.ndarray:
+    """The ts of events sent without one: the receive time, in batch order one microsecond apart."""
+    return received + np.arange(count) * 1e-6
+
+
+def tables_by_group(events: Sequence[schemas.Event], received: float | np.ndarray) -> dict[str, pa.Table]:
+    """Arrow tables in the column order of storage.ingest.ARROW_SCHEMAS; ts in microseconds.
+
+    `received` is one batch's receive time, or each event's default ts when many bodies merge.
+    """
+    defaults = default_times(received, len(events)) if isinstance(received, float) else received
     kinds = {type(event) for event in events}
-    if len(kinds) == 1:  # the usual batch: one agent's heartbeats
+    if len(kinds) == 1:  # the usual batch: one agent's heartbeats, or many agents' merged
         group = GROUP_OF[kinds.pop()]
-        return {group: _table(group, list(events), range(len(events)), received)}
+        return {group: _table(group, list(events), range(len(events)), defaults)}
     positions: dict[str, list[int]] = defaultdict(list)
     for index, event in enumerate(events):
         positions[GROUP_OF[type(event)]].append(index)
-    return {group: _table(group, [events[i] for i in indexes], indexes, received)
+    return {group: _table(group, [events[i] for i in indexes], indexes, defaults[indexes])
             for group, indexes in positions.items()}
 
 
-def _table(group: str, events: list[schemas.Event], positions: Sequence[int], received: float) -> pa.Table:
+def _table(group: str, events: list[schemas.Event], positions: Sequence[int], defaults: np.ndarray) -> pa.Table:
     schema = ARROW_SCHEMAS[group]
     known = _heartbeat_values(events) if group == "worker_heartbeat" else {}
-    columns = {"ts": timestamps([event.ts for event in events], positions, received)}
+    columns = {"ts": timestamps([event.ts for event in events], positions, defaults)}
     for field in schema:
         if field.name == "memory_percent":
             columns[field.name] = _memory_percent(columns["memory_used_gb"], columns["memory_total_gb"])
@@ -100,15 +109,15 @@ def _floats(column: pa.Array) -> np.ndarray:
     return column.to_numpy(zero_copy_only=False).astype(np.float64)  # nulls become NaN
 
 
-def timestamps(stamps: list, positions: Sequence[int], received: float) -> pa.Array:
-    """Microsecond timestamps; events without ts keep their batch order, one microsecond apart."""
+def timestamps(stamps: list, positions: Sequence[int], defaults: np.ndarray) -> pa.Array:
+    """Microsecond timestamps; an event without ts gets its default (see default_times)."""
     try:
         seconds = _floats(pa.array(stamps, type=F64))  # pyarrow, unlike numpy, never parses a string
     except (pa.ArrowInvalid, pa.ArrowTypeError):  # ISO 8601 strings among them
         seconds = np.array([_parsed(stamp, index) for stamp, index in zip(stamps, positions)], dtype=np.float64)
     missing = np.isnan(seconds)
     if missing.any():
-        seconds[missing] = np.asarray(positions, dtype=np.float64)[missing] * 1e-6 + received
+        seconds[missing] = defaults[missing]
     out_of_range = ~((seconds >= 0) & (seconds < LATEST_EPOCH))
     if out_of_range.any():
         raise BadTimestamp(positions[int(np.argmax(out_of_range))], "ts must be seconds since the epoch")

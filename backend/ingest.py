@@ -11,13 +11,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import msgspec
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from backend import schemas
-from backend.columns import BadTimestamp, tables_by_group
+from backend.columns import GROUP_OF, BadTimestamp, tables_by_group
 from backend.settings import Settings
-from storage.ingest import ApplyEvents, fold_pending, unfolded
+from storage.ingest import ApplyEvents, fold_pending, pending, unfolded
 from storage.store import Store
 
 PATH = re.compile(r"`\$\.events\[(\d+)\](?:\.([A-Za-z_]+))?")
@@ -70,48 +71,48 @@ def tables_of(events: list[schemas.Event], received: float) -> dict[str, pa.Tabl
         raise BatchError(f"events[{exc.index}].ts: {exc}", exc.index, "ts") from None
 
 
-def _oldest_sample(tables: dict[str, pa.Table]) -> float | None:
-    samples = tables.get("worker_heartbeat")
-    return None if samples is None else pc.min(samples.column("ts")).value / 1_000_000
-
-
 @dataclass
 class Accepted:
-    """What one committed body added: the response and the ingest counters come from it."""
+    """What one committed body added, for its response."""
 
     events: int
     batch_id: Any
     counts: dict[str, int]
-    oldest_sample: float | None
+
+    @classmethod
+    def of(cls, batch: schemas.IngestBatch) -> "Accepted":
+        counts: dict[str, int] = defaultdict(int)
+        for event in batch.events:
+            counts[GROUP_OF[type(event)]] += 1
+        return cls(len(batch.events), batch.id, dict(counts))
 
 
 @dataclass
-class Decoded:
-    """One valid body: its write, and what its response and the counters need."""
+class RejectedBody(Exception):
+    """A bad ts found while building the tables of many bodies: which body, and its error."""
 
-    write: ApplyEvents
-    accepted: Accepted
-
-
-def prepared(batch: schemas.IngestBatch, received: float, offline_after_s: float,
-             on_commit: Callable[[dict[str, pa.Table]], None]) -> Decoded:
-    """The write for one decoded batch; a bad ts raises BatchError."""
-    tables = tables_of(batch.events, received)
-    counts = {group: table.num_rows for group, table in tables.items()}
-    return Decoded(ApplyEvents(tables, _us(received), offline_after_s, on_commit),
-                   Accepted(len(batch.events), batch.id, counts, _oldest_sample(tables)))
+    body: int
+    error: BatchError
 
 
-def _decoded(body: bytes, received: float, offline_after_s: float,
-             on_commit: Callable[[dict[str, pa.Table]], None]) -> Decoded | BatchError:
+def merged_tables(batches: list[schemas.IngestBatch], received: list[float]) -> dict[str, pa.Table]:
+    """One Arrow pass over many bodies: with one-event bodies the per-table costs dominate."""
+    if not batches:
+        return {}
+    sizes = np.array([len(batch.events) for batch in batches], dtype=np.int64)
+    starts = np.cumsum(sizes) - sizes
+    positions = np.arange(int(sizes.sum())) - np.repeat(starts, sizes)
+    defaults = np.repeat(np.asarray(received), sizes) + positions * 1e-6
     try:
-        return prepared(decode_batch(body), received, offline_after_s, on_commit)
-    except BatchError as error:
-        return error
+        return tables_by_group([event for batch in batches for event in batch.events], defaults)
+    except BadTimestamp as exc:
+        index = int(positions[exc.index])
+        body = int(np.searchsorted(starts, exc.index, side="right")) - 1
+        raise RejectedBody(body, BatchError(f"events[{index}].ts: {exc}", index, "ts")) from None
 
 
 class BodyWrite:
-    """Request bodies decoded on the writer thread itself, then applied in one SQL pass.
+    """Request bodies decoded on the writer thread itself, then applied in one Arrow and SQL pass.
 
     Every DuckDB call of the writer takes the GIL several times; decoding on the event loop held it
     for milliseconds at a stretch and stalled those calls. One thread doing both never waits.
@@ -128,23 +129,42 @@ class BodyWrite:
 
     def __call__(self, con: Any) -> Accepted | BatchError | list[Accepted | BatchError]:
         """A rejected body is returned as its error, so it fails alone and the others commit."""
-        outcomes = [_decoded(body, received, self.offline_after_s, self.on_commit) for body, received in self.bodies]
-        writes = [outcome.write for outcome in outcomes if isinstance(outcome, Decoded)]
-        if writes:
-            self._applied = ApplyEvents.merge(writes)
+        outcomes = [_decoded(body) for body, _ in self.bodies]
+        tables = self._tables(outcomes)
+        if tables:
+            self._applied = ApplyEvents(tables, _us(max(received for _, received in self.bodies)),
+                                        self.offline_after_s, self.on_commit)
             self._applied(con)
-        results = [outcome.accepted if isinstance(outcome, Decoded) else outcome for outcome in outcomes]
+        results = [outcome if isinstance(outcome, BatchError) else Accepted.of(outcome) for outcome in outcomes]
         return results if len(results) > 1 else results[0]
+
+    def _tables(self, outcomes: list[schemas.IngestBatch | BatchError]) -> dict[str, pa.Table]:
+        """Tables of the valid bodies; a body with a bad ts turns into its error (rare: retried without it)."""
+        while True:
+            valid = [i for i, outcome in enumerate(outcomes) if not isinstance(outcome, BatchError)]
+            try:
+                return merged_tables([outcomes[i] for i in valid], [self.bodies[i][1] for i in valid])
+            except RejectedBody as rejected:
+                outcomes[valid[rejected.body]] = rejected.error
 
     def after_commit(self) -> None:
         if self._applied is not None:
             self._applied.after_commit()
 
 
+def _decoded(body: bytes) -> schemas.IngestBatch | BatchError:
+    try:
+        return decode_batch(body)
+    except BatchError as error:
+        return error
+
+
 class IngestService:
     """Turns a request body into a committed write and keeps the ingest counters."""
 
     def __init__(self, store: Store, settings: Settings) -> None:
+        # pyarrow imports pandas on its first numpy conversion (~1 s): pay it at start, not in a request
+        tables_by_group([schemas.WorkerHeartbeat(worker_id="warm-up")], time.time())
         self.store = store
         self.settings = settings
         self.events_accepted: dict[str, int] = defaultdict(int)
@@ -162,25 +182,33 @@ class IngestService:
         except BatchError:
             self.batches_rejected += 1
             raise
-        await self._written(accepted.counts, accepted.oldest_sample)
+        await self._fold_if_large()
         return accepted.events, accepted.batch_id
 
     async def ingest(self, batch: schemas.IngestBatch) -> int:
         """Commit a batch the caller decoded (in-process writers such as the benchmarks)."""
-        decoded = prepared(batch, time.time(), self.settings.offline_after, self._committed)
-        if decoded.write.tables:
-            await self.store.write(decoded.write)
-            await self._written(decoded.accepted.counts, decoded.accepted.oldest_sample)
-        return decoded.accepted.events
+        tables = tables_of(batch.events, time.time())
+        if tables:
+            await self.store.write(ApplyEvents(tables, _us(time.time()), self.settings.offline_after, self._committed))
+            await self._fold_if_large()
+        return len(batch.events)
 
-    async def _written(self, counts: dict[str, int], oldest_sample: float | None) -> None:
-        self._count(counts, oldest_sample)
+    async def _fold_if_large(self) -> None:
         if self._unfolded_rows >= FOLD_AT_ROWS:
             await self.fold()
 
-    def _committed(self, pending: dict[str, pa.Table]) -> None:
+    def _committed(self, tables: dict[str, pa.Table]) -> None:
         """Called by the writer thread under the store's commit lock, right after COMMIT."""
-        for group, table in pending.items():
+        for group, table in tables.items():
+            self.events_accepted[group] += table.num_rows
+        samples = tables.get("worker_heartbeat")
+        if samples is not None:
+            oldest = pc.min(samples.column("ts")).value / 1_000_000
+            self.dirty_since = oldest if self.dirty_since is None else min(self.dirty_since, oldest)
+        self._hand_to_fold(pending(tables))
+
+    def _hand_to_fold(self, tables: dict[str, pa.Table]) -> None:
+        for group, table in tables.items():
             self._unfolded[group].append(table)
             self._unfolded_rows += table.num_rows
 
@@ -197,16 +225,11 @@ class IngestService:
         """At start: fold what a crash left unfolded (it was committed, so acknowledged)."""
         leftover = await self.store.read(unfolded)
         with self.store.commit_lock:
-            self._committed(leftover)
+            self._hand_to_fold(leftover)
         return await self.fold()
-
-    def _count(self, counts: dict[str, int], oldest: float | None) -> None:
-        for group, n in counts.items():
-            self.events_accepted[group] += n
-        if oldest is not None:
-            self.dirty_since = oldest if self.dirty_since is None else min(self.dirty_since, oldest)
 
     def take_dirty_since(self) -> float | None:
         """Oldest sample time written since the last rollup (late data re-rolls its buckets)."""
-        oldest, self.dirty_since = self.dirty_since, None
+        with self.store.commit_lock:  # the writer thread moves it on commit
+            oldest, self.dirty_since = self.dirty_since, None
         return oldest

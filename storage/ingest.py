@@ -154,7 +154,7 @@ class ApplyEvents:
                  on_commit: Callable[[dict[str, pa.Table]], None] | None = None,
                  members: list[dict[str, int]] | None = None) -> None:
         self.tables, self.now_us, self.offline_after_s = tables, now_us, offline_after_s
-        self.on_commit = on_commit  # receives what the per-tick fold still has to apply (see pending())
+        self.on_commit = on_commit  # receives the committed tables (the fold takes its share, see pending())
         self.members = members
 
     @classmethod
@@ -166,7 +166,7 @@ class ApplyEvents:
 
     def after_commit(self) -> None:
         if self.on_commit is not None:
-            self.on_commit(pending(self.tables))
+            self.on_commit(self.tables)
 
     def __call__(self, con: duckdb.DuckDBPyConnection) -> dict[str, int] | list[dict[str, int]]:
         touched: list[pa.Array] = []

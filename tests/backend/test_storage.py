@@ -79,6 +79,20 @@ def test_a_rejected_body_fails_alone_in_a_merged_write(store):
     assert registered(store) == ["a", "c"]
 
 
+def test_merged_bodies_keep_their_own_receive_times_and_a_bad_ts_fails_its_body_alone(store):
+    bodies = [[{"kind": "worker_heartbeat", "worker_id": "a"}, {"kind": "worker_heartbeat", "worker_id": "b"}],
+              [{"kind": "worker_heartbeat", "worker_id": "c", "ts": 1.0e12}],
+              [{"kind": "worker_heartbeat", "worker_id": "d"}]]
+    writes = [BodyWrite([(json.dumps({"events": events}).encode(), received)], 15.0, lambda tables: None)
+              for events, received in zip(bodies, (1_790_000_000.0, 1_790_000_001.0, 1_790_000_002.0))]
+    results = store.write_sync(BodyWrite.merge(writes))
+    assert [type(result).__name__ for result in results] == ["Accepted", "BatchError", "Accepted"]
+    assert results[1].extra() == {"index": 0, "field": "ts"}
+    stamps = store.read_sync(lambda c: c.execute(
+        "SELECT list(epoch_us(ts) ORDER BY worker_id) FROM worker_samples").fetchone()[0])
+    assert stamps == [1_790_000_000_000_000, 1_790_000_000_000_001, 1_790_000_002_000_000]
+
+
 def test_a_rejected_body_fails_only_its_own_request(store):
     futures = [store.submit(write) for write in body_writes(*BATCHES)]
     assert futures[0].result().events == 1 and futures[2].result().events == 1

@@ -1,0 +1,340 @@
+"""Fleet-scale single-event ingest: one heartbeat per request from 10,000 agents, reads under that load.
+
+Seeds a fresh DuckDB with 1,000,000 tasks and 10,000 workers (bench/fleet.py, through IngestService),
+serves it with `python -m backend serve`, and in one run measures
+  1. max rate, closed loop, 64 connections (wrk + bench/heartbeat.lua): the bare endpoint
+     (bench/bare_endpoint.py, the baseline), `POST /api/ingest`, and `WS /api/ws/ingest`
+     (Python client processes, one heartbeat per message, the next sent after the ack);
+  2. a constant 2,000 requests/s of single heartbeats over the 10,000 workers (wrk, paced by
+     bench/heartbeat.lua) while a reader GETs /api/monitoring/{cluster,workers,tasks,network,hardware,
+     resources} in turn; then counts the stored heartbeats against the acknowledged ones;
+  3. with --soak S, the same constant load for S seconds, sampling server RSS and file size.
+The server's and each load generator's CPU time and the load average are reported beside each figure.
+Writes its section of docs/PERFORMANCE.md.
+
+    .venv/bin/python bench/heartbeats.py [--seconds 60] [--rate 2000] [--max-seconds 15] [--soak 0]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing
+import os
+import platform
+import resource
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import duckdb
+import httpx
+import msgspec
+import psutil
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from backend import schemas  # noqa: E402
+from backend.ingest import IngestService  # noqa: E402
+from backend.settings import Settings  # noqa: E402
+from bench.fleet import heartbeat, registrations, task_events  # noqa: E402
+from bench.ingest import PASSWORD, start_server, tokens  # noqa: E402
+from bench.report import write_section  # noqa: E402
+from storage.store import Store  # noqa: E402
+
+LUA = str(ROOT / "bench" / "heartbeat.lua")
+READS = ["cluster", "workers", "tasks", "network", "hardware", "resources"]
+CONNECTIONS, THREADS = 64, 2
+
+
+async def seed(db: str, workers: int, tasks: int, batch: int = 100_000) -> None:
+    """Tasks first, then the fleet with its last heartbeat now, so the load finds every worker online."""
+    store = Store(db).open()
+    service, now = IngestService(store, Settings(db=db)), time.time()
+    fleet = registrations(workers) + [heartbeat(i, step, now - 60 * (4 - step)) for step in range(5)
+                                      for i in range(workers)]
+    for events in (task_events(tasks, workers, now - 120), fleet):
+        for start in range(0, len(events), batch):
+            await service.ingest(msgspec.convert({"events": events[start:start + batch]}, schemas.IngestBatch))
+    await service.fold()
+    store.close()
+
+
+class Meter:
+    """CPU seconds of the server under test and of this process's finished children (the load
+    generators), and wall time, over a phase."""
+
+    def __init__(self, server: psutil.Process) -> None:
+        self.server = server
+
+    def __enter__(self) -> "Meter":
+        self.started, self.server_cpu, self.children_cpu = time.monotonic(), self._server(), self._children()
+        return self
+
+    def __exit__(self, *_) -> None:
+        self.wall = time.monotonic() - self.started
+        self.server_share = (self._server() - self.server_cpu) / self.wall
+        self.generator_share = (self._children() - self.children_cpu) / self.wall
+        self.load = os.getloadavg()[0]
+
+    def _server(self) -> float:
+        times = self.server.cpu_times()
+        return times.user + times.system
+
+    @staticmethod
+    def _children() -> float:
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return usage.ru_utime + usage.ru_stime
+
+    def cpu(self) -> str:
+        return f"server {self.server_share:.0%} / generator {self.generator_share:.0%} of a core, load {self.load:.1f}"
+
+
+def wrk(port: int, token: str, seconds: float, workers: int, rate: int) -> dict:
+    """One wrk run; returns the figures its Lua `done` prints."""
+    command = ["wrk", f"-t{THREADS}", f"-c{CONNECTIONS}", f"-d{seconds:g}s", "--timeout", "10s", "-s", LUA,
+               "-H", f"Authorization: Bearer {token}", f"http://127.0.0.1:{port}", "--",
+               str(workers), str(rate), str(THREADS)]
+    output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    figures = json.loads(output.split("BENCH ", 1)[1].splitlines()[0])
+    figures["rate"] = figures["requests"] / (figures["duration_us"] / 1e6)
+    figures["failed"] = sum(figures[k] for k in ("status_errors", "timeouts", "connect_errors", "read_errors",
+                                                  "write_errors"))
+    return figures
+
+
+def _ws_agents(port: int, token: str, first: int, count: int, workers: int, stop_at: float, acked) -> None:
+    """`count` agents on one process, each on its own socket, one heartbeat per message."""
+    from websockets.asyncio.client import connect
+
+    async def agent(k: int) -> int:
+        done = 0
+        async with connect(f"ws://127.0.0.1:{port}/api/ws/ingest?token={token}") as socket:
+            while time.monotonic() < stop_at:
+                event = heartbeat((first + k + done * CONNECTIONS) % workers, done)
+                await socket.send(msgspec.json.encode({"id": done, "events": [event]}).decode())
+                if json.loads(await socket.recv())["type"] != "ack":
+                    raise SystemExit("the ingest socket rejected a heartbeat")
+                done += 1
+        return done
+
+    async def run() -> int:
+        return sum(await asyncio.gather(*(agent(k) for k in range(count))))
+
+    total = asyncio.run(run())
+    with acked.get_lock():
+        acked.value += total
+
+
+def ws_rate(port: int, token: str, seconds: float, workers: int, processes: int = 4) -> float:
+    acked = multiprocessing.Value("q", 0)
+    per = CONNECTIONS // processes
+    started = time.monotonic()
+    clients = [multiprocessing.Process(target=_ws_agents, args=(port, token, p * per, per, workers,
+                                                                 started + seconds, acked)) for p in range(processes)]
+    for client in clients:
+        client.start()
+    for client in clients:
+        client.join()
+    return acked.value / (time.monotonic() - started)
+
+
+def read_loop(port: int, token: str, stop: threading.Event, latencies: dict[str, list[float]]) -> None:
+    """A dashboard's REST reads, one route after another, about three a second."""
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {token}"},
+                      timeout=30) as client:
+        while not stop.is_set():
+            for route in READS:
+                started = time.perf_counter()
+                client.get(f"/api/monitoring/{route}").raise_for_status()
+                latencies[route].append((time.perf_counter() - started) * 1000)
+                stop.wait(0.3)
+
+
+def p95(values: list[float]) -> float:
+    return statistics.quantiles(values, n=20, method="inclusive")[-1] if len(values) > 1 else float("nan")
+
+
+def soak(server: psutil.Process, db: str, port: int, token: str, seconds: float, rate: int,
+         workers: int) -> tuple[list[tuple[float, int, int]], dict]:
+    """(elapsed s, RSS bytes, file bytes) every 10 s under the constant load."""
+    samples, result = [], {}
+    runner = threading.Thread(target=lambda: result.update(wrk(port, token, seconds, workers, rate)))
+    started = time.monotonic()
+    runner.start()
+    while runner.is_alive():
+        samples.append((time.monotonic() - started, server.memory_info().rss, _file_bytes(db)))
+        runner.join(10)
+    return samples, result
+
+
+def _file_bytes(db: str) -> int:
+    return sum(path.stat().st_size for path in Path(db).parent.glob(Path(db).name + "*"))
+
+
+def stored_between(db: str, since: float, until: float) -> int:
+    """Heartbeats stored with a receive time in [since, until) (read after the server stopped)."""
+    con = duckdb.connect(db, read_only=True)
+    try:
+        return con.execute("SELECT count(*) FROM worker_samples WHERE epoch_us(ts) >= $since AND epoch_us(ts) < $until",
+                           {"since": int(since * 1e6), "until": int(until * 1e6)}).fetchone()[0]
+    finally:
+        con.close()
+
+
+def start_bare(port: int) -> subprocess.Popen:
+    process = subprocess.Popen([sys.executable, "-m", "uvicorn", "bench.bare_endpoint:app", "--port", str(port),
+                                "--log-level", "warning"], cwd=ROOT, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    for _ in range(300):
+        try:
+            httpx.post(f"http://127.0.0.1:{port}/api/ingest", content=b'{"events": []}')
+            return process
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise SystemExit("the bare endpoint did not start")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workers", type=int, default=10_000)
+    parser.add_argument("--tasks", type=int, default=1_000_000)
+    parser.add_argument("--rate", type=int, default=2_000, help="requests/s of the constant load")
+    parser.add_argument("--seconds", type=float, default=60, help="length of the constant load")
+    parser.add_argument("--max-seconds", type=float, default=15, help="length of each max-rate run")
+    parser.add_argument("--soak", type=float, default=0, help="seconds of soak after the constant load")
+    args = parser.parse_args()
+
+    from tests.support import free_port
+    with tempfile.TemporaryDirectory() as tmp:
+        db = f"{tmp}/fleet.duckdb"
+        started = time.monotonic()
+        asyncio.run(seed(db, args.workers, args.tasks))
+        seeded = time.monotonic() - started
+        port, bare_port = free_port(), free_port()
+        bare = start_bare(bare_port)
+        server_process = start_server(db, port)
+        server = psutil.Process(server_process.pid)
+        try:
+            token, admin = tokens(f"http://127.0.0.1:{port}")
+            figures = measure(args, server, psutil.Process(bare.pid), db, port, bare_port, token, admin)
+        finally:
+            bare.terminate()
+            server_process.send_signal(signal.SIGTERM)
+            server_process.wait(120)
+        figures["stored"] = stored_between(db, *figures.pop("constant_window"))
+    report(args, seeded, figures)
+
+
+def measure(args, server: psutil.Process, bare: psutil.Process, db: str, port: int, bare_port: int, token: str,
+            admin: str) -> dict:
+    out: dict = {}
+    wrk(port, token, 3, args.workers, 0)  # warm-up: every worker heard from, caches filled
+    for name, target, process in (("bare", bare_port, bare), ("http", port, server)):
+        with Meter(process) as meter:
+            out[name] = wrk(target, token, args.max_seconds, args.workers, 0)
+        out[name]["cpu"] = meter.cpu()
+    with Meter(server) as meter:
+        out["ws"] = {"rate": ws_rate(port, token, args.max_seconds, args.workers)}
+    out["ws"]["cpu"] = meter.cpu()
+    latencies: dict[str, list[float]] = {route: [] for route in READS}
+    stop = threading.Event()
+    reader = threading.Thread(target=read_loop, args=(port, admin, stop, latencies))
+    since = time.time()
+    with Meter(server) as meter:
+        reader.start()
+        out["constant"] = wrk(port, token, args.seconds, args.workers, args.rate)
+        out["constant_window"] = (since, time.time())
+        stop.set()
+        reader.join()
+    out["constant"]["cpu"], out["reads"] = meter.cpu(), latencies
+    out["rss_after_constant"] = server.memory_info().rss
+    if args.soak:
+        with Meter(server) as meter:
+            out["soak"], out["soak_run"] = soak(server, db, port, token, args.soak, args.rate, args.workers)
+        out["soak_run"]["cpu"] = meter.cpu()
+    return out
+
+
+def report(args, seeded: float, f: dict) -> None:
+    bare, http, ws, constant = f["bare"], f["http"], f["ws"], f["constant"]
+    acknowledged = constant["requests"] - constant["failed"]
+    lines = [
+        f"Run `{' '.join(['bench/heartbeats.py'] + sys.argv[1:])}` on {platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}, DuckDB {duckdb.__version__}; the 2 cores were shared with other "
+        f"engineers' test suites (load average in each row). Store seeded in {seeded:.0f} s through IngestService "
+        f"with {args.tasks:,} tasks and {args.workers:,} workers; `python -m backend serve` on it, load from the "
+        f"same machine. Max rate: closed loop, {CONNECTIONS} connections, 1 heartbeat per request, "
+        f"{args.max_seconds:g} s each.",
+        "",
+        "| single-event path | req/s | p50 / p95 / p99 / max ms | CPU (share of one core) |",
+        "|---|---|---|---|",
+        f"| bare Litestar endpoint, msgspec decode, no auth or storage (wrk) | {bare['rate']:,.0f} | "
+        f"{_latency(bare)} | {bare['cpu']} |",
+        f"| `POST /api/ingest` (wrk) | {http['rate']:,.0f} | {_latency(http)} | {http['cpu']} |",
+        f"| `WS /api/ws/ingest`, ack per message (4 Python client processes) | {ws['rate']:,.0f} | – | {ws['cpu']} |",
+        "",
+        f"HTTP reaches **{http['rate'] / bare['rate']:.0%}** of the bare endpoint measured in the same run "
+        f"(goal ≥ 50 % and ≥ 5,000 req/s); the socket {ws['rate'] / bare['rate']:.0%}.",
+        "",
+        f"Constant load: {args.rate:,} req/s offered for {args.seconds:g} s (wrk, {CONNECTIONS} connections, each "
+        f"wrk thread sending on a fixed schedule), heartbeats cycling through {args.workers:,} workers; "
+        f"{constant['cpu']}.",
+        "",
+        "| achieved req/s | p50 ms | p95 ms | p99 ms | max ms | failed | acknowledged | stored |",
+        "|---|---|---|---|---|---|---|---|",
+        f"| {constant['rate']:,.0f} | {constant['p50_ms']:.1f} | {constant['p95_ms']:.1f} | {constant['p99_ms']:.1f} "
+        f"| {constant['max_ms']:.0f} | {constant['failed']} | {acknowledged:,} | {f['stored']:,} |",
+        "",
+        f"Goal p95 < 50 ms, p99 < 200 ms, none over 1 s: "
+        f"{_met(constant['p95_ms'] < 50 and constant['p99_ms'] < 200 and constant['max_ms'] < 1000)}. "
+        f"Every acknowledged heartbeat stored (stored ≥ acknowledged; in-flight ones when wrk stopped may add a "
+        f"few): {_met(f['stored'] >= acknowledged)}.",
+        "",
+        "Reads during that load (a dashboard's REST calls, one after another, ~3/s, admin token):",
+        "",
+        "| route | requests | median ms | p95 ms | max ms |",
+        "|---|---|---|---|---|",
+        *(f"| `GET /api/monitoring/{route}` | {len(v)} | {statistics.median(v):.1f} | {p95(v):.1f} | {max(v):.0f} |"
+          for route, v in f["reads"].items()),
+        "",
+        f"Goal p95 < 50 ms on every route: {_met(all(p95(v) < 50 for v in f['reads'].values()))}.",
+    ]
+    if "soak" in f:
+        lines += _soak_lines(args, f)
+    write_section("bench/heartbeats.py", "\n".join(lines))
+    print("\n".join(lines))
+
+
+def _soak_lines(args, f: dict) -> list[str]:
+    samples, run = f["soak"], f["soak_run"]
+    after_minute = next(s for s in samples if s[0] >= 60)
+    rss_growth = samples[-1][1] / after_minute[1] - 1
+    return [
+        "",
+        f"Soak: {args.rate:,} req/s for {args.soak:g} s right after; achieved {run['rate']:,.0f} req/s, p99 "
+        f"{run['p99_ms']:.1f} ms, max {run['max_ms']:.0f} ms, {run['failed']} failed; {run['cpu']}.",
+        f"Server RSS {after_minute[1] / 2**20:,.0f} MiB after the first minute, {samples[-1][1] / 2**20:,.0f} MiB at "
+        f"the end: {rss_growth:+.1%} (goal < 10 %: {_met(rss_growth < 0.10)}). DuckDB file and WAL "
+        f"{after_minute[2] / 2**20:,.0f} → {samples[-1][2] / 2**20:,.0f} MiB, "
+        f"{(samples[-1][2] - after_minute[2]) / max(1, run['rate'] * (samples[-1][0] - after_minute[0])):,.0f} "
+        f"bytes per heartbeat stored after the first minute.",
+    ]
+
+
+def _latency(figures: dict) -> str:
+    return " / ".join(f"{figures[k]:.1f}" for k in ("p50_ms", "p95_ms", "p99_ms", "max_ms"))
+
+
+def _met(ok: bool) -> str:
+    return "met" if ok else "NOT met"
+
+
+if __name__ == "__main__":
+    main()
