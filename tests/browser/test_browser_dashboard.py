@@ -59,7 +59,12 @@ def test_every_page_filters_map_and_no_script_injection(logged_in_page: Page):
     assert HOSTILE_NAME in grid_cells(page, "worker-evil", absent="worker-001")
     choose(page, "Open worker", "worker-evil")
     expect(page.get_by_text(f"worker-evil on {HOSTILE_NAME}")).to_be_visible()
+    memory = page.locator("[data-testid=stMetric]", has_text="Memory").locator("[data-testid=stMetricValue]")
+    expect(memory).to_have_text("1 GB")
+    assert memory.evaluate("e => e.scrollWidth <= e.clientWidth")  # not cut off; the total goes below
+    expect(page.get_by_text("of 4 GB")).to_be_visible()
     wait_for_app(page)
+    assert "None" not in page.locator("[data-testid=stDataFrame]").first.inner_text()
     screenshot(page, "worker-detail")
 
     go_to(page, "Tasks")
@@ -85,11 +90,13 @@ def test_every_page_filters_map_and_no_script_injection(logged_in_page: Page):
     assert page.dialogs == [] and hostile_images(page) == 0
 
 
-def test_viewer_role_signs_in_and_out(page: Page, dashboard_server):
+def test_viewer_role_is_not_offered_sql_and_signs_out(page: Page, dashboard_server):
     from tests.browser.conftest import VIEWER, sign_in
 
     sign_in(page, dashboard_server.url, *VIEWER)
     expect(page.get_by_text("Signed in as viewer (user)")).to_be_visible()
+    links = [text.split()[-1] for text in page.locator("[data-testid=stSidebarNav] a").all_inner_texts()]
+    assert "Overview" in links and "History" in links and "SQL" not in links  # the API refuses it anyway
     page.get_by_role("button", name="Sign out").click()
     expect(page.get_by_role("button", name="Sign in")).to_be_visible()
 
