@@ -8,9 +8,12 @@ import getpass
 import importlib
 import sys
 import time
+from typing import TYPE_CHECKING
 
 from backend.settings import Settings
-from storage.store import DatabaseLockedError, Store
+
+if TYPE_CHECKING:
+    from storage.store import Store
 
 FEATURE_COMMANDS = ("dtmon_reporter.commands", "backend.snapshot")
 
@@ -61,7 +64,9 @@ def serve_command(args: argparse.Namespace) -> int:
 
 
 def open_store(db: str) -> Store:
-    """Open for a one-off command, or explain who holds the file."""
+    """Open for a one-off command, or explain who holds the file (imported here: worker commands need no DuckDB)."""
+    from storage.store import DatabaseLockedError, Store
+
     try:
         return Store(db).open()
     except DatabaseLockedError as exc:

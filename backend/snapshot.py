@@ -14,8 +14,6 @@ import sys
 
 import httpx
 
-from storage.snapshot import write_snapshot
-
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the `snapshot` command to `python -m backend`."""
@@ -50,7 +48,9 @@ def admin_token(args: argparse.Namespace, http: httpx.Client, base: str) -> str:
 
 
 def take_snapshot(base: str, token: str, out: str, http: httpx.Client) -> dict[str, int]:
-    """Stream the server's snapshot into `out`; returns rows per table."""
+    """Stream the server's snapshot into `out`; returns rows per table (DuckDB imported only for this command)."""
+    from storage.snapshot import write_snapshot
+
     headers = {"Authorization": f"Bearer {token}"}
     with http.stream("POST", f"{base}/api/admin/snapshot", headers=headers) as response:
         if response.status_code != 200:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import platform
 import socket
 import threading
@@ -14,6 +15,7 @@ from dtmon_reporter.client import MonitoringClient
 from dtmon_reporter.hardware import HardwareReport, live_gpus
 
 GIB = 2**30
+log = logging.getLogger("dtmon.sources")
 AGENT_VERSION = "1"
 
 
@@ -58,12 +60,19 @@ class HostAgent:
             self._reported_drops = self.client.dropped
             self.register()
 
+    def _beat_safely(self) -> None:
+        """A failing probe (a GPU driver reset, a vanished sensor) skips one sample, never the agent."""
+        try:
+            self.heartbeat()
+        except Exception:  # noqa: BLE001 - the agent must keep reporting
+            log.exception("dtmon agent: taking a sample failed; trying again next interval")
+
     def run(self, stop: threading.Event, offline_timeout_s: float = 10.0) -> None:
         """Beats until stop is set, then says goodbye and tries to deliver what is queued."""
         self.register()
         next_beat = time.monotonic()
         while not stop.is_set():
-            self.heartbeat()
+            self._beat_safely()
             # a late beat (slow ping, suspended host) moves the schedule rather than causing a burst
             next_beat = max(next_beat + self.interval_s, time.monotonic())
             stop.wait(next_beat - time.monotonic())

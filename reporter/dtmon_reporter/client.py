@@ -56,6 +56,9 @@ def _event(kind: str, ts: float | None, **fields: Any) -> Event:
     return event
 
 
+MAX_DOUBLINGS = 30
+
+
 class _Backoff:
     """Exponential backoff with jitter, so a fleet does not hammer a recovering backend in step."""
 
@@ -63,7 +66,8 @@ class _Backoff:
         self.base, self.ceiling, self.failures = base, ceiling, 0
 
     def next_delay(self) -> float:
-        delay = min(self.ceiling, self.base * 2**self.failures)
+        """The exponent stops growing once the ceiling is reached, so days of outage cannot overflow it."""
+        delay = min(self.ceiling, self.base * 2.0 ** min(self.failures, MAX_DOUBLINGS))
         self.failures += 1
         return delay * random.uniform(0.8, 1.2)
 
@@ -181,12 +185,20 @@ class MonitoringClient:
         headers = {**self._headers, "Content-Type": "application/json"}
         with httpx.Client(headers=headers, timeout=self.request_timeout_s) as http:
             while not self._finished():
-                if not self.buffer.wait(0.5):
-                    continue
-                if len(self.buffer) < self._batch_limit and not self._stopping.is_set():
-                    self._stopping.wait(self.linger_s)
-                if not self._send_batch(http):
+                if not self._step(http):
                     self._stopping.wait(self._backoff.next_delay())
+
+    def _step(self, http: httpx.Client) -> bool:
+        """One wait-and-send; any surprise is logged and retried, because a dead sender reports nothing ever again."""
+        try:
+            if not self.buffer.wait(0.5):
+                return True
+            if len(self.buffer) < self._batch_limit and not self._stopping.is_set():
+                self._stopping.wait(self.linger_s)
+            return self._send_batch(http)
+        except Exception as exc:  # noqa: BLE001 - the thread must outlive any single failure
+            log.exception("dtmon sender: unexpected error, will retry")
+            return self._note_failure(f"{type(exc).__name__}: {exc}")
 
     def _finished(self) -> bool:
         if not self._stopping.is_set():
@@ -199,12 +211,27 @@ class MonitoringClient:
         if not batch:
             return True
         try:
-            response = http.post(f"{self.base_url}/api/ingest", content=_encode({"events": [e for _, e in batch]}))
+            body = _encode({"events": [e for _, e in batch]})
+        except (TypeError, ValueError, OverflowError):
+            self._discard_unencodable(batch)
+            return True
+        try:
+            response = http.post(f"{self.base_url}/api/ingest", content=body)
         except httpx.HTTPError as exc:
             return self._note_failure(f"{type(exc).__name__}: {exc}")
         if response.is_success:
             return self._note_success(batch)
         return self._handle_refusal(batch, response)
+
+    def _discard_unencodable(self, batch: list[tuple[int, Event]]) -> None:
+        """An event that is not JSON (an SDK caller passed an object) would block the queue forever: drop it."""
+        for seq, event in batch:
+            try:
+                _encode(event)
+            except (TypeError, ValueError, OverflowError) as exc:
+                log.error("dtmon dropped an event that is not JSON (%s): %r", exc, event)
+                self.buffer.discard(seq)
+                self.rejected += 1
 
     def _note_success(self, batch: list[tuple[int, Event]]) -> bool:
         self.buffer.ack(batch[-1][0])

@@ -6,7 +6,7 @@ import socket
 import threading
 
 from dtmon_reporter.buffer import EventBuffer
-from dtmon_reporter.client import MonitoringClient, clip_name, normalise_base_url
+from dtmon_reporter.client import MonitoringClient, _Backoff, clip_name, normalise_base_url
 
 
 def fast_client(url: str, **options) -> MonitoringClient:
@@ -119,3 +119,40 @@ def test_unreachable_backend_keeps_events_for_later(helpers):
         helpers.eventually(lambda: client.last_error)
         assert not client.close(0.3)
     assert client.pending == 5 and client.dropped == 3 and "ConnectError" in client.last_error
+
+
+def test_backoff_stays_capped_after_days_of_failures():
+    backoff = _Backoff(0.5, 30.0)
+    backoff.failures = 100_000
+    assert 0 < backoff.next_delay() <= 36.0
+
+
+def test_two_thousand_failures_then_delivery_resumes_without_loss(make_receiver, helpers):
+    outage = {"left": 2000}
+
+    def down_then_up(events):
+        if outage["left"]:
+            outage["left"] -= 1
+            return 503, {"detail": "down"}
+        return 200, {"accepted": len(events)}
+
+    receiver = make_receiver(down_then_up)
+    client = fast_client(receiver.url, buffer_size=400, linger_s=0, backoff_base_s=0.0002, backoff_max_s=0.001)
+    for i in range(300):
+        client.task_submitted(f"t{i}")
+    helpers.eventually(lambda: not outage["left"], timeout=120)
+    for i in range(300, 400):
+        client.task_submitted(f"t{i}")
+    assert client.close(30)
+    assert [e["task_id"] for e in receiver.events] == [f"t{i}" for i in range(400)]
+    assert client.dropped == 0 and receiver.requests > 2000
+
+
+def test_an_event_that_is_not_json_is_dropped_alone(make_receiver):
+    receiver = make_receiver()
+    client = fast_client(receiver.url)
+    client.worker_heartbeat("w1", cpu_percent=1.0)
+    client.emit({"kind": "link", "source": object()})
+    client.worker_heartbeat("w1", cpu_percent=2.0)
+    assert client.close(10)
+    assert [e["cpu_percent"] for e in receiver.events] == [1.0, 2.0] and client.rejected == 1
