@@ -148,7 +148,8 @@ def network(settings: Settings, limit: int = 500, now: float | None = None) -> R
                   "health": "healthy", "hardware": []}]
         links = []
         for w in rows:
-            nodes.append({"id": w["id"], "label": w["hostname"] or w["id"], "kind": "worker",
+            # the id labels the node: several workers on one host share a hostname
+            nodes.append({"id": w["id"], "label": w["id"], "hostname": w["hostname"], "kind": "worker",
                           "status": w["status"], "health": w["health"], "hardware": w["hardware"] or [],
                           "cpu": w["cpu"], "memory_percent": w["memory_percent"], "rtt_ms": w["rtt_ms"]})
             quality, label = rules.link_quality(w["rtt_ms"], w["hb_gap_avg"], w["hb_gap_dev"], w["status"] != "offline")

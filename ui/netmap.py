@@ -62,7 +62,8 @@ def edge_width(link: dict[str, Any]) -> float:
 
 def node_title(node: dict[str, Any]) -> str:
     """Plain-text hover details; vis-network shows string titles as text, never as HTML."""
-    lines = [str(node.get("id")), f"kind: {node.get('kind', 'worker')}",
+    lines = [str(node.get("id")), *([f"host: {node['hostname']}"] if node.get("hostname") else []),
+             f"kind: {node.get('kind', 'worker')}",
              f"status: {node.get('status', 'unknown')}", f"health: {node.get('health', 'unknown')}"]
     hardware = node.get("hardware") or []
     if hardware:

@@ -18,11 +18,12 @@ def task_id(key: Any) -> str:
 
 
 def worker_id(address: str, name: Any, prefix: str = "") -> str:
-    """A user-chosen name wins; numbered workers get the prefix; else the address, minus '/' for URLs."""
-    if isinstance(name, str) and name and not name.isdigit():
-        return name
-    if prefix and str(name).isdigit():
-        return f"{prefix}{int(name):03d}"
+    """The worker's --name when given, else host:port: several workers on one host must stay apart."""
+    text = "" if name is None else str(name)
+    if prefix and text.isdigit():
+        return f"{prefix}{int(text):03d}"
+    if text and not text.isdigit() and text != address:
+        return text
     return address.split("://", 1)[-1].replace("/", ":")
 
 

@@ -44,6 +44,13 @@ def test_every_kind_is_visible(client):
     assert {"source": "w1", "target": "w2"}.items() <= next(l for l in links if l["source"] == "w1").items()
 
 
+def test_workers_sharing_a_host_keep_their_own_labels(client):
+    post(client, [{"kind": "worker_register", "worker_id": f"vm:{port}", "hostname": "vm"} for port in (4001, 4002)])
+    nodes = read(client, "/api/monitoring/network").json()["nodes"]
+    assert {(n["label"], n.get("hostname")) for n in nodes if n["kind"] == "worker"} == {("vm:4001", "vm"),
+                                                                                        ("vm:4002", "vm")}
+
+
 @pytest.mark.parametrize("event, field", [
     ({"kind": "worker_heartbeat", "worker_id": "w9", "cpu_percent": "high"}, "cpu_percent"),
     ({"kind": "worker_heartbeat", "worker_id": "w9", "cpu_percent": 101}, "cpu_percent"),

@@ -72,6 +72,7 @@ def test_dask_translations():
     assert dask_names.worker_id("inproc://10.0.0.1/77/2", 2) == "10.0.0.1:77:2"
     assert dask_names.worker_id("tcp://10.0.0.1:4000", "0", prefix="demo-") == "demo-000"
     assert dask_names.worker_id("tcp://10.0.0.1:4000", "gpu-box") == "gpu-box"
+    assert dask_names.worker_id("tcp://10.0.0.1:4000", "tcp://10.0.0.1:4000") == "10.0.0.1:4000"  # unnamed
     assert dask_names.failure_status("TestTimedOut: t did not finish") == "timed_out"
     assert dask_names.failure_status("TimeoutError('x')") == "timed_out"
     assert dask_names.failure_status("ValueError('x')") == "failed"
