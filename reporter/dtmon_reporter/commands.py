@@ -77,9 +77,11 @@ def run_agent(args: argparse.Namespace) -> int:
 
 # -- run-tests -------------------------------------------------------------------------
 def _add_run_tests(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("run-tests", help="run a pytest suite as Dask tasks, one per test",
-                                   description="Collects pytest node ids and runs each as an annotated Dask task "
-                                   "on the cluster. Exit code 0 when all passed, 1 on failures, 2 on usage errors.")
+    parser = subparsers.add_parser("run-tests", help="run a pytest suite on a Dask cluster, each test reported",
+                                   description="Collects pytest node ids and runs them in chunks (one pytest "
+                                   "session each) on the cluster's workers, in pytest's rootdir; every test is "
+                                   "its own task on the dashboard. Exit code 0 when all passed, 1 on failures, "
+                                   "2 on usage errors or tests that could not be collected or run.")
     parser.add_argument("paths", nargs="+", help="test files or directories, as given to pytest")
     parser.add_argument("--scheduler", default=os.environ.get("DASK_SCHEDULER_ADDRESS"),
                         help="Dask scheduler address, e.g. tcp://10.0.0.5:8786 (default $DASK_SCHEDULER_ADDRESS)")
@@ -87,6 +89,10 @@ def _add_run_tests(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--priority", type=int, default=0, help="higher runs first (default 0)")
     parser.add_argument("--type", choices=("test", "benchmark"), default="test")
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds per test before it is killed")
+    parser.add_argument("--chunk-size", type=_positive_int, help="tests per pytest session (default: sized "
+                        "from the number of tests and worker threads)")
+    parser.add_argument("--isolate", action="store_true", help="a fresh interpreter for every test "
+                        "(the same as --chunk-size 1)")
     parser.add_argument("--pytest-args", default="", help="extra pytest arguments, e.g. \"-k 'not slow'\"")
     _backend_flags(parser, required=False)
     parser.set_defaults(func=run_tests_command)
@@ -108,7 +114,14 @@ def _run_options(args: argparse.Namespace) -> "run_tests.RunOptions":
 
     return run_tests.RunOptions(paths=args.paths, hardware=[h.lower() for h in args.hardware],
                                 priority=args.priority, type=args.type, timeout_s=args.timeout,
-                                pytest_args=shlex.split(args.pytest_args))
+                                pytest_args=shlex.split(args.pytest_args),
+                                chunk_size=1 if args.isolate else args.chunk_size)
+
+
+def _positive_int(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
+    return int(text)
 
 
 def _run_suite(client: object, options: "run_tests.RunOptions", out: Callable[[str], None]) -> int:

@@ -15,6 +15,10 @@ from tornado.ioloop import PeriodicCallback
 
 from dtmon_reporter import dask_names as names
 from dtmon_reporter.client import MonitoringClient
+from dtmon_reporter.pytest_task import TOPIC
+
+TEST_STATUS = {"passed": "completed", "skipped": "completed", "failed": "failed", "timed_out": "timed_out",
+               "error": "canceled"}  # error: the worker found no such test, so it never ran
 
 TRACK_MODES = ("all", "annotated")
 
@@ -37,13 +41,14 @@ class DtmonSchedulerPlugin(SchedulerPlugin):
         self._ids: dict[str, str] = {}
         self.client: MonitoringClient | None = None
         self._open: dict[Any, str] = {}  # key -> task id, for tasks submitted and not yet finished
+        self._chunks: dict[str, set[str]] = {}  # run-tests chunk key -> its tests not yet finished
         self._announced: dict[str, tuple[str, tuple[str, ...]]] = {}
         self._reported_drops = 0
 
     def __getstate__(self) -> dict[str, Any]:
         """Only configuration travels to the scheduler; threads and state are built in start()."""
         state = dict(self.__dict__)
-        state.update(client=None, _open={}, _announced={}, _reported_drops=0, _ids={})
+        state.update(client=None, _open={}, _chunks={}, _announced={}, _reported_drops=0, _ids={})
         state.pop("scheduler", None)
         state.pop("_callback", None)
         return state
@@ -131,7 +136,7 @@ class DtmonSchedulerPlugin(SchedulerPlugin):
         resources = annotations.get("resources", {})
         hardware = annotations.get("hardware", {})
         for key in tasks:
-            if self._already_known(key) or (self.track == "annotated" and key not in types):
+            if key in self._chunks or self._already_known(key) or (self.track == "annotated" and key not in types):
                 continue
             tid = self._open[key] = names.task_id(key)
             self.client.task_submitted(tid, type=str(types.get(key, self.default_type)),
@@ -149,7 +154,9 @@ class DtmonSchedulerPlugin(SchedulerPlugin):
     def transition(self, key: Any, start: str, finish: str, *args: Any, stimulus_id: str, **kwargs: Any) -> None:
         if key not in self._open:
             return
-        if finish == "processing":
+        if key in self._chunks:
+            self._chunk_transition(key, finish, kwargs)
+        elif finish == "processing":
             self._started(key)
         elif finish == "memory":
             self._finished(key, "completed", kwargs.get("worker"), None, kwargs.get("startstops"))
@@ -159,9 +166,49 @@ class DtmonSchedulerPlugin(SchedulerPlugin):
             self._finished(key, "canceled", None, "released before it finished", None)
 
     def _started(self, key: Any) -> None:
+        """Assigned is not running: workers with the dtmon worker part report `executing` themselves."""
         ts = self.scheduler.tasks.get(key)
-        if ts is not None and ts.processing_on is not None:
+        if ts is not None and ts.processing_on is not None and not _reports_executing(ts.processing_on):
             self.client.task_started(self._open[key], self._worker_id(ts.processing_on.address))
+
+    def log_event(self, topic: str, msg: Any) -> None:
+        """Events from dtmon's worker part (a task is executing) and from run-tests (one per test)."""
+        if topic != TOPIC or not isinstance(msg, dict) or self.client is None:
+            return
+        op = msg.get("op")
+        if op == "executing":
+            key = _as_key(msg["key"])
+            if key in self._open:
+                self.client.task_started(self._open[key], self._worker_id(msg["worker"]))
+        elif op == "tests-submitted":
+            self._tests_submitted(msg)
+        elif op == "test-started":
+            self.client.task_started(msg["task_id"], self._worker_id(msg["worker"]), ts=msg.get("at"))
+        elif op == "test-finished":
+            self._test_finished(msg)
+
+    def _tests_submitted(self, msg: dict) -> None:
+        self._chunks[msg["chunk"]] = set(msg["task_ids"])
+        requirements = names.requirements(msg.get("hardware"))
+        for tid in msg["task_ids"]:
+            self.client.task_submitted(tid, type=str(msg.get("type", "test")), priority=_int(msg.get("priority")),
+                                       requirements=requirements)
+
+    def _test_finished(self, msg: dict) -> None:
+        for tests in self._chunks.values():
+            tests.discard(msg["task_id"])
+        self.client.task_finished(msg["task_id"], TEST_STATUS.get(msg.get("outcome"), "failed"),
+                                  worker_id=self._worker_id(msg["worker"]), error=msg.get("error") or None,
+                                  duration_s=msg.get("seconds"))
+
+    def _chunk_transition(self, key: str, finish: str, kwargs: dict) -> None:
+        """Tests a chunk never reported (its worker died, or it was canceled) still end on the dashboard."""
+        if finish not in ("memory", "erred", "forgotten"):
+            return
+        status, error = ("canceled", "the run was canceled") if finish != "erred" else \
+            ("failed", f"the chunk running it failed: {kwargs.get('exception_text')}")
+        for tid in self._chunks.pop(key):
+            self.client.task_finished(tid, status, error=error)
 
     def _erred(self, key: Any, kwargs: dict) -> None:
         text = kwargs.get("exception_text")
@@ -178,6 +225,16 @@ class DtmonSchedulerPlugin(SchedulerPlugin):
         wid = self._worker_id(address) if address else None
         self.client.task_finished(tid, status, worker_id=wid, error=error,
                                   duration_s=names.compute_seconds(startstops))
+
+
+def _reports_executing(ws: Any) -> bool:
+    """The dtmon worker preload or plugin is installed there (seen at registration or in its metrics)."""
+    return "dtmon" in (ws.extra or {}) or "dtmon_hardware" in (ws.metrics or {})
+
+
+def _as_key(value: Any) -> Any:
+    """Dask keys travel as msgpack, which turns tuples into lists; turn them back."""
+    return tuple(_as_key(part) for part in value) if isinstance(value, list) else value
 
 
 def _int(value: Any) -> int:

@@ -16,6 +16,7 @@ import click
 from distributed.diagnostics.plugin import WorkerPlugin
 
 from dtmon_reporter.hardware import HardwareReport, detect_cached, live_gpus
+from dtmon_reporter.pytest_task import TOPIC
 
 
 def hardware_resources(report: HardwareReport) -> dict[str, float]:
@@ -58,16 +59,24 @@ async def _advertise(worker: Any, resources: dict[str, float], registered: bool)
               help="Advertise detected accelerators as Dask resources.")
 async def dask_setup(worker: Any, dtmon_browser_probe: bool, dtmon_resources: bool) -> None:
     """Entry point of `--preload dtmon_reporter.dask_worker`."""
-    await install(worker, include_browser=dtmon_browser_probe, advertise=dtmon_resources)
+    await worker.plugin_add(DtmonWorkerPlugin(dtmon_browser_probe, dtmon_resources, registered=False),
+                            name=DtmonWorkerPlugin.name)
 
 
 class DtmonWorkerPlugin(WorkerPlugin):
-    """The same as the preload, for clusters that are already running."""
+    """What the preload installs; register it yourself on clusters that are already running."""
 
     name = "dtmon-worker"
 
-    def __init__(self, include_browser: bool = True, advertise: bool = True) -> None:
-        self.include_browser, self.advertise = include_browser, advertise
+    def __init__(self, include_browser: bool = True, advertise: bool = True, registered: bool = True) -> None:
+        self.include_browser, self.advertise, self.registered = include_browser, advertise, registered
 
     async def setup(self, worker: Any) -> None:
-        await install(worker, include_browser=self.include_browser, advertise=self.advertise, registered=True)
+        self.worker = worker
+        await install(worker, include_browser=self.include_browser, advertise=self.advertise,
+                      registered=self.registered)
+
+    def transition(self, key: Any, start: str, finish: str, **kwargs: Any) -> None:
+        """Only the worker knows when a task really runs (it may queue there); the scheduler plugin is told."""
+        if finish == "executing":
+            self.worker.log_event(TOPIC, {"op": "executing", "key": key})

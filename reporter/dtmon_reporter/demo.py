@@ -1,8 +1,8 @@
 """The demo: a local Dask cluster wired to the backend, running the bundled suite in rounds until stopped.
 
 Used by `python -m backend demo` and by the admin-only /api/demo routes. Each round runs
-every test and benchmark of reporter/dtmon_reporter/demo_suite once (one pytest process per node
-id on a one-thread worker), then pauses, so the cost stays a fraction of one core.
+every test and benchmark of reporter/dtmon_reporter/demo_suite once (in pytest sessions of a
+few tests each on one-thread workers), then pauses, so the cost stays a fraction of one core.
 """
 
 from __future__ import annotations
@@ -100,35 +100,36 @@ class DemoRunner:
                 self.rounds += 1
                 self._stop.wait(self.pause_s)
 
-    def _collect(self) -> list[tuple[run_tests.RunOptions, list[str]]]:
+    def _collect(self) -> list[tuple[run_tests.RunOptions, run_tests.Collection]]:
         """Node ids per group, collected once: the suite does not change while the demo runs."""
         groups = []
         for filename, task_type, priority in GROUPS:
             options = run_tests.RunOptions(paths=[filename], type=task_type, priority=priority,
                                            timeout_s=self.test_timeout_s, cwd=str(SUITE_DIR))
-            groups.append((options, run_tests.collect_node_ids(options)))
+            groups.append((options, run_tests.collect(options)))
         return groups
 
     def _round(self, client: Any, groups: list) -> dict[str, int]:
         """Submits every group, then waits in short steps so stop() is honoured within a second."""
         round_id = f"demo-{self._session}-{self.rounds + 1}"
         futures: dict = {}
-        for options, node_ids in groups:
-            futures.update(run_tests.submit_nodes(client, node_ids, options, round_id))
+        for options, collection in groups:
+            futures.update(run_tests.submit_chunks(client, collection, options, round_id))
         while not self._stop.is_set() and not all(f.done() for f in futures):
             self._stop.wait(0.5)
         client.cancel([f for f in futures if not f.done()])
-        return _tally(futures)
+        return _tally(outcome for future, chunk in futures.items()
+                      for outcome in run_tests.chunk_outcomes(future, chunk))
 
 
-FUTURE_OUTCOMES = {"finished": "passed", "error": "failed", "cancelled": "canceled"}
+TALLY = {"skipped": "passed", "timed_out": "failed", "error": "failed"}
 
 
-def _tally(futures: dict) -> dict[str, int]:
+def _tally(outcomes: Any) -> dict[str, int]:
     counts: dict[str, int] = {}
-    for future in futures:
-        outcome = FUTURE_OUTCOMES.get(future.status, future.status)
-        counts[outcome] = counts.get(outcome, 0) + 1
+    for outcome in outcomes:
+        status = TALLY.get(outcome.status, outcome.status)
+        counts[status] = counts.get(status, 0) + 1
     return counts
 
 

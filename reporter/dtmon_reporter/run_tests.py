@@ -1,18 +1,29 @@
-"""Distributed pytest runs: collect node ids, submit one annotated Dask task each, summarise."""
+"""Distributed pytest runs: collect node ids, run them in chunks on Dask workers, summarise per test.
+
+A chunk is one pytest session on one worker thread (pytest_task.run_chunk), so start-up is
+paid once per chunk, not per test, while every test keeps its own result and dashboard task.
+Chunks shrink as the run nears its end (guided scheduling), so no worker idles on a long tail.
+"""
 
 from __future__ import annotations
 
+import json
+import math
 import os
 import secrets
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable
 
 import dask
 from distributed import Client, Future, as_completed
 
-from dtmon_reporter.pytest_task import TestTimedOut, pytest_command, run_node
+from dtmon_reporter.pytest_task import TOPIC, pytest_command, run_chunk, task_id
+
+MAX_CHUNK = 250
 
 
 class CollectionError(Exception):
@@ -30,6 +41,16 @@ class RunOptions:
     timeout_s: float = 300.0
     pytest_args: list[str] = field(default_factory=list)
     cwd: str = field(default_factory=os.getcwd)
+    chunk_size: int | None = None  # None: sized from the number of tests and worker threads; 1: fresh interpreter each
+
+
+@dataclass
+class Collection:
+    """What pytest found: node ids relative to its rootdir, where the workers run them."""
+
+    rootdir: str
+    node_ids: list[str]
+    errors: list[tuple[str, str]]  # (path, pytest's error text) of what could not be collected
 
 
 @dataclass
@@ -37,8 +58,12 @@ class Outcome:
     """The result of one node id as the run-tests summary shows it."""
 
     node_id: str
-    status: str  # passed, skipped, failed, timed_out, canceled
+    status: str  # passed, failed, timed_out, skipped, error, canceled
     error: str = ""
+    seconds: float = 0.0
+
+
+STATUSES = ("passed", "failed", "timed_out", "skipped", "error", "canceled")
 
 
 @dataclass
@@ -54,17 +79,20 @@ class RunSummary:
 
     @property
     def failures(self) -> list[Outcome]:
-        return [o for o in self.outcomes if o.status in ("failed", "timed_out", "canceled")]
+        return [o for o in self.outcomes if o.status in ("failed", "timed_out", "error", "canceled")]
 
     @property
     def exit_code(self) -> int:
+        """2 when something could not be collected or run (not a test failure), 1 on failures, else 0."""
+        if self.count("error"):
+            return 2
         return 1 if self.failures else 0
 
     def text(self) -> str:
         """Human summary: one line per failure, then the tally."""
-        lines = [f"FAILED {o.node_id} [{o.status}]: {_first_line(o.error)}" for o in self.failures]
-        tally = ", ".join(f"{self.count(s)} {s.replace('_', ' ')}" for s in
-                          ("passed", "failed", "timed_out", "skipped", "canceled") if self.count(s))
+        lines = [f"{'ERROR' if o.status == 'error' else 'FAILED'} {o.node_id} [{o.status}]: {_first_line(o.error)}"
+                 for o in self.failures]
+        tally = ", ".join(f"{self.count(s)} {s.replace('_', ' ')}" for s in STATUSES if self.count(s))
         lines.append(f"run {self.run_id}: {tally or 'nothing ran'} in {self.seconds:.1f} s")
         return "\n".join(lines)
 
@@ -74,25 +102,19 @@ def _first_line(text: str) -> str:
     return (assertion or text.strip().splitlines()[0] if text.strip() else "").strip()[:200]
 
 
-def collect_node_ids(options: RunOptions) -> list[str]:
-    """Asks pytest itself which node ids the paths hold (no import of the suite in this process)."""
-    command = pytest_command(list(options.paths), ["--collect-only", *options.pytest_args])
-    done = subprocess.run(command, cwd=options.cwd, capture_output=True, text=True, timeout=300, check=False)
-    node_ids = parse_collected(done.stdout)
-    if done.returncode not in (0, 5) or not node_ids:
+def collect(options: RunOptions) -> Collection:
+    """Asks pytest itself (in a subprocess, so the suite is not imported here) for ids, rootdir and errors."""
+    with tempfile.TemporaryDirectory(prefix="dtmon-collect-") as scratch:
+        out = Path(scratch) / "out"
+        command = pytest_command(list(options.paths), ["--collect-only", *options.pytest_args])
+        done = subprocess.run(command, cwd=options.cwd, capture_output=True, text=True, timeout=600, check=False,
+                              env={**os.environ, "DTMON_PYTEST_OUT": str(out)})
+        facts = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()] if out.exists() else []
+    found = next((fact for fact in facts if "rootdir" in fact), None)
+    errors = [(fact["uncollectable"], fact["error"]) for fact in facts if "uncollectable" in fact]
+    if found is None or not (found["collected"] or errors):
         raise CollectionError((done.stdout + done.stderr).strip() or "pytest collected no tests")
-    return node_ids
-
-
-def parse_collected(output: str) -> list[str]:
-    """`--collect-only -q` prints one node id per line (ids may hold spaces), then a blank line."""
-    ids = []
-    for line in output.splitlines():
-        if not line.strip():
-            break
-        if "::" in line and not line[0].isspace():
-            ids.append(line.rstrip())
-    return ids
+    return Collection(found["rootdir"], found["collected"], errors)
 
 
 def missing_hardware(client: Client, hardware: list[str]) -> list[str]:
@@ -106,48 +128,66 @@ def _offered_resources(dask_scheduler: Any) -> dict[str, int]:
     return {name: len(workers) for name, workers in dask_scheduler.resources.items()}
 
 
-def submit_nodes(client: Client, node_ids: list[str], options: RunOptions, run_id: str) -> dict[Future, str]:
-    """One task per node id, annotated so the dashboard shows type, priority and hardware."""
+def plan_chunks(node_ids: list[str], threads: int, chunk_size: int | None = None) -> list[list[str]]:
+    """Contiguous slices (a module's tests stay together); each takes 1/(2*threads) of what is left."""
+    if chunk_size:
+        return [node_ids[i:i + chunk_size] for i in range(0, len(node_ids), chunk_size)]
+    chunks, start = [], 0
+    while start < len(node_ids):
+        size = min(MAX_CHUNK, max(1, math.ceil((len(node_ids) - start) / (2 * max(1, threads)))))
+        chunks.append(node_ids[start:start + size])
+        start += size
+    return chunks
+
+
+def submit_chunks(client: Client, collection: Collection, options: RunOptions, run_id: str) -> dict[Future, list[str]]:
+    """Announces every test to the dtmon scheduler plugin, then submits the chunks in order."""
     resources = {name: 1 for name in options.hardware if name != "cpu"} or None
-    futures: dict[Future, str] = {}
-    with dask.annotate(type=options.type, hardware=list(options.hardware) or ["cpu"]):
-        for node_id in node_ids:
-            future = client.submit(run_node, node_id, options.cwd, options.timeout_s, list(options.pytest_args),
-                                   key=f"{node_id}@{run_id}", priority=options.priority, resources=resources,
-                                   pure=False, retries=0)
-            futures[future] = node_id
+    threads = sum(client.nthreads().values())
+    futures: dict[Future, list[str]] = {}
+    for index, chunk in enumerate(plan_chunks(collection.node_ids, threads, options.chunk_size)):
+        key = f"dtmon-tests-{run_id}-{index}-{secrets.token_hex(3)}"  # unique when a run submits several groups
+        client.log_event(TOPIC, {"op": "tests-submitted", "chunk": key, "type": options.type,
+                                 "priority": options.priority, "hardware": list(options.hardware) or ["cpu"],
+                                 "task_ids": [task_id(node_id, run_id) for node_id in chunk]})
+        with dask.annotate(type=options.type, hardware=list(options.hardware) or ["cpu"]):
+            future = client.submit(run_chunk, chunk, collection.rootdir, options.timeout_s, list(options.pytest_args),
+                                   run_id, key=key, priority=options.priority, resources=resources, pure=False)
+        futures[future] = chunk
     return futures
 
 
-def wait_results(futures: dict[Future, str], on_result: Callable[[Outcome], None]) -> list[Outcome]:
-    """Collects outcomes as tasks finish, so progress prints while the rest still runs."""
+def chunk_outcomes(future: Future, chunk: list[str]) -> list[Outcome]:
+    """Per-test outcomes of a finished chunk; a chunk lost with its worker fails each of its tests."""
+    if future.status == "finished":
+        return [Outcome(r["node_id"], r["outcome"], r["error"], r["seconds"]) for r in future.result()]
+    if future.status == "cancelled":
+        return [Outcome(node_id, "canceled", "canceled") for node_id in chunk]
+    error = future.exception()
+    return [Outcome(node_id, "failed", f"the chunk running it failed: {error!r}") for node_id in chunk]
+
+
+def wait_results(futures: dict[Future, list[str]], on_result: Callable[[Outcome], None]) -> list[Outcome]:
+    """Collects outcomes as chunks finish, so progress prints while the rest still runs."""
     outcomes = []
     for future in as_completed(list(futures)):
-        outcome = _outcome(future, futures[future])
-        on_result(outcome)
-        outcomes.append(outcome)
+        for outcome in chunk_outcomes(future, futures[future]):
+            on_result(outcome)
+            outcomes.append(outcome)
     return outcomes
 
 
-def _outcome(future: Future, node_id: str) -> Outcome:
-    if future.status == "finished":
-        return Outcome(node_id, future.result()["outcome"])
-    if future.status == "cancelled":
-        return Outcome(node_id, "canceled", "canceled")
-    error = future.exception()
-    status = "timed_out" if isinstance(error, TestTimedOut) else "failed"
-    return Outcome(node_id, status, str(error.args[0]) if error.args else repr(error))
-
-
-def run(client: Client, options: RunOptions, on_result: Callable[[Outcome], None] = lambda o: None,
-        node_ids: list[str] | None = None) -> RunSummary:
-    """Collects (unless given node ids), submits and waits; the caller owns the Dask client."""
+def run(client: Client, options: RunOptions, on_result: Callable[[Outcome], None] = lambda o: None) -> RunSummary:
+    """Collects, submits and waits; the caller owns the Dask client. Uncollectable paths are errors."""
     started = time.monotonic()
     summary = RunSummary(run_id=secrets.token_hex(3))
-    ids = node_ids if node_ids is not None else collect_node_ids(options)
-    futures = submit_nodes(client, ids, options, summary.run_id)
+    collection = collect(options)
+    for path, text in collection.errors:
+        summary.outcomes.append(Outcome(path, "error", f"pytest could not collect it:\n{text}"))
+        on_result(summary.outcomes[-1])
+    futures = submit_chunks(client, collection, options, summary.run_id)
     try:
-        summary.outcomes = wait_results(futures, on_result)
+        summary.outcomes += wait_results(futures, on_result)
     finally:
         client.cancel([f for f in futures if not f.done()])
     summary.seconds = time.monotonic() - started

@@ -114,3 +114,13 @@ def make_receiver():
 def helpers():
     """Plain functions the tests share (conftest modules are not importable in importlib mode)."""
     return type("Helpers", (), {"eventually": staticmethod(eventually), "sql_rows": staticmethod(sql_rows)})
+
+
+@pytest.fixture
+def cluster():
+    """Two one-thread workers with the dtmon preload, in this process."""
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None,
+                      preload=["dtmon_reporter.dask_worker"], preload_argv=["--no-dtmon-browser-probe"]) as cluster:
+        yield cluster

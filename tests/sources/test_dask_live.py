@@ -94,3 +94,23 @@ def test_scaling_shows_workers_joining_and_leaving(live_backend, cluster_with_pl
     assert len(workers) == 3
     cluster_summary = live_backend.get("/api/monitoring/cluster").json()
     assert cluster_summary["active_workers"] == 1 and cluster_summary["offline_workers"] == 2
+
+
+def test_running_means_executing_on_a_worker_thread(live_backend, helpers):
+    plugin = DtmonSchedulerPlugin(live_backend.url, live_backend.ingest_token, interval_s=0.3, linger_s=0.05)
+    with LocalCluster(n_workers=3, threads_per_worker=1, processes=False, dashboard_address=None,
+                      preload=["dtmon_reporter.dask_worker"], preload_argv=["--no-dtmon-browser-probe"]) as cluster, \
+            Client(cluster) as client:
+        client.register_plugin(plugin, name=plugin.name)
+        with dask.annotate(type="honest"):
+            futures = client.map(nap, [0.4] * 30, key=[f"honest-{i}" for i in range(30)])
+        samples = []
+        while not all(f.done() for f in futures):
+            rows = live_backend.get("/api/monitoring/tasks", type="honest", limit=100).json()
+            samples.append([row["status"] for row in rows])
+            time.sleep(0.05)
+    helpers.eventually(lambda: [r["status"] for r in live_backend.get("/api/monitoring/tasks", type="honest",
+                                                                       limit=100).json()] == ["completed"] * 30)
+    running = [statuses.count("running") for statuses in samples]
+    assert max(running) <= 3 and max(running) >= 1, running
+    assert any("pending" in statuses for statuses in samples)

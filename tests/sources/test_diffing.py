@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from dtmon_reporter import dask_names
 from dtmon_reporter.diffing import PollDiffer
-from dtmon_reporter.run_tests import parse_collected
+from dtmon_reporter.run_tests import plan_chunks
 
 
 def kinds(calls):
@@ -80,6 +80,10 @@ def test_dask_translations():
     assert dask_names.hardware_of({}, {}, {"CUDA": 1, "licence": 1}) == ["cpu", "cuda"]
 
 
-def test_collected_node_ids_may_contain_spaces():
-    output = "t.py::test_a\nt.py::test_b[a b]\n\n2 tests collected in 0.01s\n  t.py::x: warning text\n"
-    assert parse_collected(output) == ["t.py::test_a", "t.py::test_b[a b]"]
+def test_chunks_shrink_towards_the_end_and_keep_order():
+    ids = [f"t.py::test_{i}" for i in range(100)]
+    chunks = plan_chunks(ids, threads=2)
+    assert [node for chunk in chunks for node in chunk] == ids
+    assert len(chunks[0]) == 25 and len(chunks[-1]) == 1 and all(a >= b for a, b in zip(map(len, chunks),
+                                                                                       map(len, chunks[1:])))
+    assert [len(c) for c in plan_chunks(ids, threads=2, chunk_size=1)] == [1] * 100

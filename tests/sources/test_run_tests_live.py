@@ -6,22 +6,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-from distributed import LocalCluster
-
 from dtmon_reporter import commands
 
 SUITE = Path(__file__).with_name("known_outcomes")
 # files are named outcome_*; confcutdir keeps the project's conftests out; faker's plugin costs ~1 s a process
 PYTEST_ARGS = f"-o python_files=outcome_*.py --confcutdir {SUITE} -p no:faker"
 TIMEOUT = 20  # generous: the machine is shared, and a pytest start-up can take seconds under load
-
-
-@pytest.fixture
-def cluster():
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None,
-                      preload=["dtmon_reporter.dask_worker"], preload_argv=["--no-dtmon-browser-probe"]) as cluster:
-        yield cluster
 
 
 def run_tests(*argv: str) -> int:

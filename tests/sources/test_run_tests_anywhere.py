@@ -1,0 +1,79 @@
+"""run-tests on a project elsewhere with its own pytest.ini and conftest.py; tests that hang, crash or vanish."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+from dtmon_reporter import commands
+from dtmon_reporter.pytest_task import run_chunk
+
+PROJECT = {
+    "pytest.ini": "[pytest]\npython_files = check_*.py\n",
+    "conftest.py": "import pytest\n\n@pytest.fixture\ndef answer():\n    return 42\n",
+    "suite/check_math.py": """
+        import os
+        from pathlib import Path
+
+        def test_uses_the_projects_fixture(answer):
+            assert answer == 42
+
+        def test_runs_in_the_rootdir():
+            assert Path(os.getcwd()) == Path(__file__).parents[1]
+    """,
+    "suite/check_broken.py": "import a_module_nobody_installed\n",
+    "suite/check_edges.py": """
+        import os, time
+
+        def test_passes():
+            pass
+
+        def test_hangs():
+            time.sleep(60)
+
+        def test_kills_its_interpreter():
+            os._exit(3)
+
+        def test_after_the_crash():
+            pass
+    """,
+}
+
+
+def make_project(root: Path) -> Path:
+    for name, text in PROJECT.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(textwrap.dedent(text), encoding="utf-8")
+    return root
+
+
+def test_absolute_path_from_another_directory(tmp_path, monkeypatch, cluster, capsys):
+    project = make_project(tmp_path / "project")
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    code = commands.main(["run-tests", str(project / "suite" / "check_math.py"), str(project / "suite" / "check_broken.py"),
+                          "--scheduler", cluster.scheduler_address, "--pytest-args", "-p no:faker"])
+    printed = capsys.readouterr().out
+    assert code == 2, printed
+    assert "ERROR suite/check_broken.py [error]" in printed and "FAILED" not in printed
+    assert printed.strip().splitlines()[-1].split(": ", 1)[1].startswith("2 passed, 1 error in ")
+
+
+def test_relative_path_inside_the_project(tmp_path, monkeypatch, cluster, capsys):
+    project = make_project(tmp_path / "project")
+    monkeypatch.chdir(project / "suite")
+    code = commands.main(["run-tests", "check_math.py", "--scheduler", cluster.scheduler_address, "--isolate",
+                          "--pytest-args", "-p no:faker"])
+    assert code == 0 and "2 passed in " in capsys.readouterr().out
+
+
+def test_a_hang_or_a_crash_ends_only_that_test(tmp_path):
+    project = make_project(tmp_path / "project")
+    ids = [f"suite/check_edges.py::{name}" for name in ("test_passes", "test_hangs", "test_kills_its_interpreter",
+                                                        "test_after_the_crash", "test_moved_away")]
+    facts = []
+    results = run_chunk(ids, str(project), 3, ["-p", "no:faker"], report=facts.append)
+    assert [r["outcome"] for r in results] == ["passed", "timed_out", "failed", "passed", "error"]
+    assert "did not finish within 3 s" in results[1]["error"] and "exit code 3" in results[2]["error"]
+    assert "ran no test" in results[4]["error"]
+    assert [f["node_id"] for f in facts if f["op"] == "test-finished"] == ids
