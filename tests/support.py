@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
+import subprocess
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import httpx
 import uvicorn
@@ -93,3 +96,20 @@ class LiveBackend:
 
     def get(self, path: str, **params) -> httpx.Response:
         return httpx.get(f"{self.url}{path}", params=params, headers=bearer(self.user_token), timeout=30)
+
+
+def launch(command: list[str], env: dict, cwd: Path) -> subprocess.Popen:
+    """A long-running command (dask scheduler, worker, agent) logging to cwd/<its subcommand>.log."""
+    log = open(cwd / f"{command[1]}.log", "w")  # noqa: SIM115 - the child keeps writing to it
+    return subprocess.Popen(command, env=env, cwd=cwd, stdout=log, stderr=subprocess.STDOUT)
+
+
+def scheduler_address(scheduler_file: Path, scheduler: subprocess.Popen) -> str:
+    """Waits for `dask scheduler --scheduler-file` to say where it listens."""
+    deadline = time.monotonic() + 60
+    while not scheduler_file.exists():
+        log = (scheduler_file.parent / "scheduler.log").read_text()
+        assert scheduler.poll() is None and time.monotonic() < deadline, f"scheduler did not start:\n{log}"
+        time.sleep(0.2)
+    time.sleep(0.2)  # the file is written in one go, but give the writer its moment
+    return json.loads(scheduler_file.read_text())["address"]

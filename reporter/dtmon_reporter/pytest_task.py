@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from dtmon_reporter.client import clip_error
+
 PYTEST_FLAGS = ("-q", "-p", "no:cacheprovider", "--tb=short", "--color=no", "-p", "dtmon_reporter.pytest_plugin")
 TOPIC = "dtmon"  # Dask event topic the scheduler plugin listens to
 POLL_S = 0.05
@@ -49,6 +51,8 @@ class Session:
     results: dict[str, dict[str, Any]] = field(default_factory=dict)
     current: tuple[str, float] | None = None
     interrupted: bool = False
+    output: str = ""  # what pytest printed, for tests it never reached
+    _partial: str = ""  # a fact line not yet completely written
 
     def run(self) -> None:
         with tempfile.TemporaryDirectory(prefix="dtmon-chunk-") as scratch:
@@ -69,7 +73,8 @@ class Session:
         quiet_since = time.monotonic()
         while True:
             exited = process.poll() is not None
-            for line in stream.readlines():
+            *lines, self._partial = (self._partial + stream.read()).split("\n")
+            for line in lines:
                 self._fact(json.loads(line))
                 quiet_since = time.monotonic()
             if exited:
@@ -103,7 +108,7 @@ class Session:
         if node_id in self.results:
             return
         self.results[node_id] = {"node_id": node_id, "outcome": outcome, "seconds": round(seconds, 6),
-                                 "error": error}
+                                 "error": clip_error(error)}  # the scheduler keeps recent events in memory
         self.current = None
         self.report({"op": "test-finished", **self.results[node_id]})
 

@@ -129,12 +129,15 @@ def _offered_resources(dask_scheduler: Any) -> dict[str, int]:
 
 
 def plan_chunks(node_ids: list[str], threads: int, chunk_size: int | None = None) -> list[list[str]]:
-    """Contiguous slices (a module's tests stay together); each takes 1/(2*threads) of what is left."""
+    """Contiguous slices (a module's tests stay together); each takes 1/(2*threads) of what is left,
+    down to 1/(8*threads) of the whole: smaller chunks would cost more pytest start-ups than they balance."""
     if chunk_size:
         return [node_ids[i:i + chunk_size] for i in range(0, len(node_ids), chunk_size)]
+    threads = max(1, threads)
+    smallest = math.ceil(len(node_ids) / (8 * threads))
     chunks, start = [], 0
     while start < len(node_ids):
-        size = min(MAX_CHUNK, max(1, math.ceil((len(node_ids) - start) / (2 * max(1, threads)))))
+        size = min(MAX_CHUNK, max(smallest, math.ceil((len(node_ids) - start) / (2 * threads))))
         chunks.append(node_ids[start:start + size])
         start += size
     return chunks

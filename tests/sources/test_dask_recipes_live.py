@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 from distributed import Client
+
+from support import launch, scheduler_address
 
 DOC = Path(__file__).resolve().parents[2] / "README.md"
 DASK = str(Path(sys.executable).with_name("dask"))
@@ -63,21 +63,6 @@ def command_line_cluster(live_backend, tmp_path):
         for process in reversed(started):
             process.terminate()
             process.wait(30)
-
-
-def launch(command: list[str], env: dict, cwd: Path) -> subprocess.Popen:
-    log = open(cwd / f"{command[1]}.log", "w")
-    return subprocess.Popen(command, env=env, cwd=cwd, stdout=log, stderr=subprocess.STDOUT)
-
-
-def scheduler_address(scheduler_file: Path, scheduler: subprocess.Popen) -> str:
-    deadline = time.monotonic() + 60
-    while not scheduler_file.exists():
-        log = (scheduler_file.parent / "scheduler.log").read_text()
-        assert scheduler.poll() is None and time.monotonic() < deadline, f"scheduler did not start:\n{log}"
-        time.sleep(0.2)
-    time.sleep(0.2)  # the file is written in one go, but give the writer its moment
-    return json.loads(scheduler_file.read_text())["address"]
 
 
 def test_multi_machine_command_lines(live_backend, command_line_cluster, helpers):
