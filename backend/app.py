@@ -15,8 +15,8 @@ from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
 
-from backend import routes_auth, routes_ingest, routes_live
-from backend.auth import AuthService, TokenMiddleware
+from backend import routes_auth, routes_ingest, routes_live, routes_users
+from backend.auth import REDACT_TOKENS, AuthService, TokenMiddleware
 from backend.background import Maintenance
 from backend.ingest import IngestService
 from backend.live import Hub
@@ -26,13 +26,17 @@ from backend.validation import name_client_parameters
 from storage.store import Store
 
 log = logging.getLogger("dtmon")
+# The app reads X-Forwarded-For itself, from DTMON_TRUSTED_PROXIES only; uvicorn would trust loopback.
+UVICORN_OPTIONS = {"proxy_headers": False}
 
 
 def route_handlers() -> list:
     """All routes of the API, in one place."""
     core = [
         routes_live.health, routes_live.metrics, routes_live.monitoring_socket,
-        routes_auth.login, routes_auth.logout, routes_auth.me, routes_auth.AdminController,
+        routes_auth.login, routes_auth.start_session, routes_auth.end_session, routes_auth.logout, routes_auth.me,
+        routes_auth.change_password, routes_auth.TokenController,
+        routes_users.UserController, routes_users.SessionController,
         routes_ingest.ingest, routes_ingest.ingest_socket,
         MonitoringController,
     ]
@@ -80,7 +84,9 @@ async def open_backend(state: State) -> None:
     settings, store = state.settings, state.store
     if not store.is_open:
         store.open()
+    REDACT_TOKENS.install()
     state.auth = AuthService(store, settings)
+    state.auth.verifier.warm()
     state.ingest = IngestService(store, settings)
     state.hub = Hub(store, settings, prepare=state.ingest.fold)
     await state.ingest.recover()
@@ -97,9 +103,12 @@ async def close_backend(state: State) -> None:
     await state.maintenance.close()
     await state.ingest.fold()
     state.store.close()
+    state.auth.close()
 
 
 def announce_admin_password(password: str) -> None:
     """Printed once, at the first start, because no default password exists."""
     print(f"\n  First start: created user 'admin' with password: {password}\n"
-          "  It is shown only this once; change it with: python -m backend users passwd admin\n", file=sys.stderr, flush=True)
+          "  It is shown only this once. Change it after signing in: the dashboard's sidebar (Account),\n"
+          "  or POST /api/auth/password; with the server stopped: python -m backend users passwd admin\n",
+          file=sys.stderr, flush=True)

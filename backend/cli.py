@@ -57,9 +57,10 @@ def build_parser(settings: Settings) -> argparse.ArgumentParser:
 def serve_command(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from backend.app import create_app
+    from backend.app import UVICORN_OPTIONS, create_app
     settings = args.settings.replace(db=args.db, host=args.host, port=args.port)
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level=settings.log_level.lower())
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level=settings.log_level.lower(),
+                **UVICORN_OPTIONS)
     return 0
 
 
@@ -71,8 +72,10 @@ def open_store(db: str) -> Store:
         return Store(db).open()
     except DatabaseLockedError as exc:
         raise SystemExit(
-            f"error: {exc}\nA running server holds this database; stop it, or use the API instead "
-            "(POST /api/auth/tokens, POST /api/auth/users with an admin token).") from None
+            f"error: {exc}\nA running server holds this database; stop it, or do this while it runs: sign in to "
+            "the dashboard (your password: sidebar > Account; any user's: the Users page, as admin) or use the "
+            "API with an admin token (POST /api/auth/tokens, POST /api/auth/users, "
+            "PUT /api/auth/users/NAME/password, POST /api/auth/password for your own).") from None
 
 
 def read_password(prompt: str) -> str:
@@ -93,7 +96,7 @@ def _with_store(args: argparse.Namespace, action) -> int:
 
 
 def new_password_hash(prompt: str) -> str:
-    from backend.auth import hash_password
+    from backend.signin import hash_password
     password = read_password(prompt)
     if len(password) < 8:
         raise SystemExit("error: the password must have at least 8 characters")

@@ -31,7 +31,10 @@ async def ingest(request: Request) -> Response[Any]:
 
 
 async def socket_identity(socket: WebSocket, role: str) -> Identity | None:
-    """The identity from ?token= / the header, or from a first {"type": "auth"} message."""
+    """The identity from the Authorization header or a first {"type": "auth"} message; never the URL."""
+    if "token" in socket.query_params:
+        await socket.close(code=4401, reason="send the token in the Authorization header or a first auth message, not the URL")
+        return None
     identity = socket.scope.get("user")
     if identity is None:
         try:
@@ -52,15 +55,17 @@ async def socket_identity(socket: WebSocket, role: str) -> Identity | None:
 @websocket("/api/ws/ingest", guards=[requires("ingest")])
 async def ingest_socket(socket: WebSocket) -> None:
     await socket.accept()
-    if await socket_identity(socket, "ingest") is None:
+    identity = await socket_identity(socket, "ingest")
+    if identity is None:
         return
     service = socket.app.state.ingest
-    try:
-        while True:
-            raw = await socket.receive_data(mode="text")
-            await socket.send_json(await _ack(service, raw.encode() if isinstance(raw, str) else raw))
-    except WebSocketDisconnect:
-        return
+    with socket.app.state.auth.watching(identity, socket):
+        try:
+            while True:
+                raw = await socket.receive_data(mode="text")
+                await socket.send_json(await _ack(service, raw.encode() if isinstance(raw, str) else raw))
+        except (WebSocketDisconnect, RuntimeError):  # RuntimeError: a revocation closed it meanwhile
+            return
 
 
 async def _ack(service, raw: bytes) -> dict:

@@ -29,14 +29,16 @@ async def health(request: Request) -> dict[str, Any]:
 @websocket("/api/ws/monitoring", guards=[requires("user")])
 async def monitoring_socket(socket: WebSocket) -> None:
     await socket.accept()
-    if await socket_identity(socket, "user") is None:
+    identity = await socket_identity(socket, "user")
+    if identity is None:
         return
     hub: Hub = socket.app.state.hub
     subscriber = hub.subscribe()
     sender = asyncio.create_task(_send_updates(socket, subscriber))
     try:
-        await _serve_requests(socket, hub, subscriber)
-    except WebSocketDisconnect:
+        with socket.app.state.auth.watching(identity, socket):
+            await _serve_requests(socket, hub, subscriber)
+    except (WebSocketDisconnect, RuntimeError):  # RuntimeError: a revocation closed it meanwhile
         pass
     finally:
         hub.unsubscribe(subscriber)

@@ -111,10 +111,26 @@ class TokenCreated(msgspec.Struct):
     name: str
 
 
+Password = Annotated[str, msgspec.Meta(min_length=8, max_length=1024)]
+
+
 class UserRequest(msgspec.Struct):
     username: Annotated[str, msgspec.Meta(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.@-]+$")]
-    password: Annotated[str, msgspec.Meta(min_length=8, max_length=1024)]
+    password: Password
     role: Literal["admin", "user"]
+
+
+class UserChange(msgspec.Struct):
+    disabled: bool
+
+
+class PasswordChange(msgspec.Struct):
+    current_password: Annotated[str, msgspec.Meta(min_length=1, max_length=1024)]
+    new_password: Password
+
+
+class PasswordReset(msgspec.Struct):
+    password: Password
 
 
 class Identity(msgspec.Struct):

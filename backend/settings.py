@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -37,6 +38,7 @@ class Settings:
     commit_interval_ms: float = 2.0
     max_body_bytes: int = 16 * 1024 * 1024
     session_hours: float = 12.0
+    trusted_proxies: str = ""
     snapshot_rows: int = 200
     ws_backlog: int = 16
     saturated_cpu: float = 90.0
@@ -51,6 +53,16 @@ class Settings:
     def __post_init__(self) -> None:
         if self.offline_after <= 0:
             object.__setattr__(self, "offline_after", 3 * self.heartbeat_interval)
+        try:
+            self.proxy_networks()
+        except ValueError:
+            raise ValueError(f"{_env('trusted_proxies')}={self.trusted_proxies!r} is not a comma-separated "
+                             "list of IP addresses or networks") from None
+
+    def proxy_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        """Peers whose X-Forwarded-For names the real client (nobody unless configured)."""
+        return tuple(ipaddress.ip_network(part.strip(), strict=False)
+                     for part in self.trusted_proxies.split(",") if part.strip())
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> "Settings":

@@ -60,7 +60,8 @@ def tokens(base: str) -> tuple[str, str]:
 def watch(port: int, token: str, stop: threading.Event, updates: list[float]) -> None:
     """A dashboard's live subscription: the server builds a snapshot every tick while anyone watches."""
     from websockets.sync.client import connect
-    with connect(f"ws://127.0.0.1:{port}/api/ws/monitoring?token={token}", max_size=None) as socket:
+    with connect(f"ws://127.0.0.1:{port}/api/ws/monitoring", max_size=None,
+                 additional_headers={"Authorization": f"Bearer {token}"}) as socket:
         socket.send(msgspec.json.encode({"type": "subscribe_to_monitoring"}).decode())
         while not stop.is_set():
             try:

@@ -6,6 +6,7 @@ from storage.queries import ts
 from storage.store import Cursor
 
 TOKEN_KEYS = ["token_id", "name", "role", "username", "kind", "created_at", "expires_at", "revoked_at"]
+SESSION_KEYS = ["token_id", "username", "role", "created_at", "expires_at"]
 
 
 def add_user(username: str, password_hash: str, role: str, now: float):
@@ -62,11 +63,40 @@ def tokens(cur: Cursor) -> list[dict]:
     return [dict(zip(TOKEN_KEYS, r)) for r in rows]
 
 
-def revoke(where: str, value: str, now: float):
-    """Revoke by token id or by token hash (logout)."""
-    column = {"id": "token_id", "hash": "token_hash"}[where]
+def sessions(cur: Cursor, now: float, username: str | None = None) -> list[dict]:
+    """Live sign-in sessions, of one user or of everyone."""
+    rows = cur.execute("""
+        SELECT token_id, username, role, epoch(created_at), epoch(expires_at) FROM api_tokens
+        WHERE kind = 'session' AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $now)
+          AND ($u IS NULL OR username = $u) ORDER BY created_at""", {"now": ts(now), "u": username}).fetchall()
+    return [dict(zip(SESSION_KEYS, r)) for r in rows]
 
+
+def revoke(where: str, value: str, now: float, kind: str | None = None, keep: str | None = None):
+    """Revoke by token id, token hash (logout) or username (all of a user's tokens but `keep`).
+
+    The write returns the revoked token hashes, so the sockets opened with them can be closed."""
+    column = {"id": "token_id", "hash": "token_hash", "user": "username"}[where]
+
+    def write(con: Cursor) -> list[str]:
+        rows = con.execute(f"""
+            UPDATE api_tokens SET revoked_at = $now
+            WHERE {column} = $v AND revoked_at IS NULL AND ($kind IS NULL OR kind = $kind)
+              AND ($keep IS NULL OR token_hash <> $keep)
+            RETURNING token_hash""", {"v": value, "now": ts(now), "kind": kind, "keep": keep}).fetchall()
+        return [r[0] for r in rows]
+    return write
+
+
+def set_disabled(username: str, disabled: bool):
     def write(con: Cursor) -> int:
-        return con.execute(f"UPDATE api_tokens SET revoked_at = $now WHERE {column} = $v AND revoked_at IS NULL",
-                           {"v": value, "now": ts(now)}).fetchone()[0]
+        return con.execute("UPDATE users SET disabled = $d WHERE username = $u",
+                           {"u": username, "d": disabled}).fetchone()[0]
+    return write
+
+
+def delete_user(username: str):
+    """Remove the account; its tokens stay as revoked rows so the audit trail keeps them."""
+    def write(con: Cursor) -> int:
+        return con.execute("DELETE FROM users WHERE username = $u", {"u": username}).fetchone()[0]
     return write

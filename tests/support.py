@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import uvicorn
 
-from backend.app import create_app
+from backend.app import UVICORN_OPTIONS, create_app
 from backend.settings import Settings
 
 ADMIN_PASSWORD = "test-admin-password"
@@ -71,7 +71,8 @@ class LiveBackend:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> "LiveBackend":
-        config = uvicorn.Config(create_app(self.settings), host="127.0.0.1", port=self.port, log_level="warning")
+        config = uvicorn.Config(create_app(self.settings), host="127.0.0.1", port=self.port, log_level="warning",
+                                **UVICORN_OPTIONS)
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=lambda: asyncio.run(self.server.serve()), daemon=True)
         self.thread.start()

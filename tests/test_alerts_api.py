@@ -63,7 +63,7 @@ def test_alert_fires_is_pushed_acknowledged_and_resolves(client):
     firing = wait_for(lambda: client.get("/api/alerts?state=firing", headers=user).json(), lambda rows: rows)
     assert [(row["rule_name"], row["scope"], row["state"]) for row in firing] == [("box gone", "worker:w<1>", "firing")]
     alert_id = firing[0]["id"]
-    with client.websocket_connect(f"/api/ws/monitoring?token={client.user_token}") as socket:
+    with client.websocket_connect("/api/ws/monitoring", headers=bearer(client.user_token)) as socket:
         socket.send_json({"type": "subscribe_to_monitoring"})
         pushed = None
         for _ in range(100):  # the full snapshot, then per-tick changes until the alert shows

@@ -8,10 +8,11 @@ from litestar.testing import TestClient
 from backend.app import create_app
 from support import bearer
 
-PUBLIC = {("GET", "/api/health"), ("POST", "/api/auth/login")}
-ANY_ROLE = {("POST", "/api/auth/logout"), ("GET", "/api/auth/me")}
+PUBLIC = {("GET", "/api/health"), ("POST", "/api/auth/login"), ("POST", "/api/auth/session"),
+          ("POST", "/api/auth/session/end")}
+ANY_ROLE = {("POST", "/api/auth/logout"), ("GET", "/api/auth/me"), ("POST", "/api/auth/password")}
 INGEST = {("POST", "/api/ingest")}
-ADMIN_PREFIXES = ("/api/auth/tokens", "/api/auth/users", "/api/demo", "/api/admin")
+ADMIN_PREFIXES = ("/api/auth/tokens", "/api/auth/users", "/api/auth/sessions", "/api/demo", "/api/admin")
 ADMIN_EXACT = {("POST", "/api/sql")}
 ADMIN_WRITES = ("/api/alerts/rules",)
 
@@ -80,7 +81,7 @@ def test_sockets_refuse_without_token_or_with_wrong_role(tokens):
                 ws.receive_json(timeout=5)
             assert closed.value.code == 4401
         with pytest.raises(WebSocketDisconnect):
-            with tokens.websocket_connect(f"{path}?token={wrong}") as ws:
+            with tokens.websocket_connect(path, headers=bearer(wrong)) as ws:
                 ws.receive_json(timeout=5)
 
 

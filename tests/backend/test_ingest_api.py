@@ -99,7 +99,7 @@ def test_duplicates_are_idempotent_and_unknown_workers_register(client):
 
 
 def test_ws_ingest_acks_each_batch(client):
-    with client.websocket_connect(f"/api/ws/ingest?token={client.ingest_token}") as ws:
+    with client.websocket_connect("/api/ws/ingest", headers=bearer(client.ingest_token)) as ws:
         ws.send_json({"id": "b1", "events": [{"kind": "worker_heartbeat", "worker_id": "s1", "cpu_percent": 1}]})
         assert ws.receive_json(timeout=10) == {"type": "ack", "id": "b1", "accepted": 1}
         ws.send_json({"id": "b2", "events": [{"kind": "worker_heartbeat", "worker_id": "s1", "cpu_percent": -1}]})

@@ -26,7 +26,7 @@ def next_update(ws, wanted, timeout=10.0):
 
 def test_subscribe_tick_and_request(client):
     heartbeat(client, "w1", 10.0)
-    with client.websocket_connect(f"/api/ws/monitoring?token={client.user_token}") as ws:
+    with client.websocket_connect("/api/ws/monitoring", headers=bearer(client.user_token)) as ws:
         ws.send_json({"type": "subscribe_to_monitoring"})
         full = next_update(ws, lambda m: m.get("full"))
         assert full["type"] == "monitoring_update"
