@@ -7,7 +7,7 @@ from pathlib import Path
 import streamlit as st
 
 from backend.settings import Settings
-from ui import data, session
+from ui import data, session, signin
 
 HERE = Path(__file__).parent
 CORE_PAGES = [
@@ -23,7 +23,8 @@ OPTIONAL_PAGES = [
     ("pages/sql.py", "SQL", ":material/terminal:", "sql"),
     ("pages/alerts.py", "Alerts", ":material/notifications:", "alerts"),
 ]
-ADMIN_ONLY = {"sql"}  # the API refuses these to other roles, so the menu does not offer them
+ADMIN_PAGES = [("pages/users.py", "Users", ":material/group:", "users")]
+ADMIN_ONLY = {"sql", "users"}  # the API refuses these to other roles, so the menu does not offer them
 
 
 def listed(entry: tuple[str, str, str, str], is_admin: bool) -> bool:
@@ -33,7 +34,7 @@ def listed(entry: tuple[str, str, str, str], is_admin: bool) -> bool:
 
 def navigation_pages(is_admin: bool) -> list:
     """st.Page objects for the pages this viewer may use, behind a hidden root that opens Overview."""
-    found = [entry for entry in CORE_PAGES + OPTIONAL_PAGES if listed(entry, is_admin)]
+    found = [entry for entry in CORE_PAGES + OPTIONAL_PAGES + ADMIN_PAGES if listed(entry, is_admin)]
     pages = [st.Page(path, title=title, icon=icon, url_path=url) for path, title, icon, url in found]
     # Streamlit serves the default page at "/" only; Overview must live at /monitoring.
     root = st.Page(lambda: st.switch_page(pages[0]), title="Overview", url_path="home",
@@ -46,10 +47,19 @@ settings = Settings.from_env()
 target = session.use_backend(
     data.api_base_url(settings.api_url, st.get_option("server.port"), st.get_option("server.address"))
 )
-signed_in = session.is_signed_in()
-navigation = st.navigation(navigation_pages(signed_in and session.viewer().is_admin),
-                           position="sidebar" if signed_in else "hidden")
-viewer = session.require_viewer(target)
+ADMIN_PAGES = [("pages/users.py", "Users", ":material/group:", "users")]
+ADMIN_ONLY = {"sql", "users"}  # the API refuses these to other roles, so the menu does not offer them
+
+
+def listed(entry: tuple[str, str, str, str], is_admin: bool) -> bool:
+    """A page is listed when its file exists and the viewer's role may use it."""
+    return (HERE / entry[0]).is_file() and (is_admin or entry[3] not in ADMIN_ONLY)
+
+
+def navigation_pages(is_admin: bool) -> list:
+    """st.Page objects for the pages this viewer may use, behind a hidden root that opens Overview."""
+    found = [entry for entry in CORE_PAGES + OPTIONAL_PAGES + ADMIN_PAGES if listed(entry, is_admin)]
 session.sidebar(target, viewer)
+signin.account_sidebar(target, viewer, page_path)
 session.alerts_banner(target)
 navigation.run()

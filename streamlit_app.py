@@ -9,6 +9,7 @@ from typing import Any
 import streamlit as st
 from starlette.routing import Mount
 
+from backend.clients import undo_loopback_forwarding
 from backend.settings import Settings
 
 
@@ -21,9 +22,9 @@ class KeepApiPrefix:
         self.inner = inner
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        """Forward the request with the root_path it had before the mount."""
+        """Forward the request with the root_path it had before the mount and its real loopback peer."""
         if scope["type"] in ("http", "websocket"):
-            scope = dict(scope, root_path=scope.get("app_root_path", ""))
+            scope = dict(undo_loopback_forwarding(scope), root_path=scope.get("app_root_path", ""))
         await self.inner(scope, receive, send)
 
 

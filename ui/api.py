@@ -41,9 +41,12 @@ class ApiClient:
         """Unauthenticated liveness probe used for the sidebar's backend status."""
         return self._call("GET", "/api/health")
 
-    def login(self, username: str, password: str) -> dict[str, Any]:
-        """Exchange credentials for {"token", "role", "expires_at"}."""
-        return self._call("POST", "/api/auth/login", json={"username": username, "password": password})
+    def login(self, username: str, password: str, forwarded_for: str | None = None) -> dict[str, Any]:
+        """Exchange credentials for {"token", "role", "expires_at"}, naming the browser's address
+        (the backend believes it only when DTMON_TRUSTED_PROXIES lists this dashboard)."""
+        headers = {"X-Forwarded-For": forwarded_for} if forwarded_for else {}
+        return self._call("POST", "/api/auth/login", json={"username": username, "password": password},
+                          headers=headers)
 
     def logout(self, token: str) -> None:
         """Revoke the session token on the server."""
@@ -67,6 +70,10 @@ class ApiClient:
         """POST a JSON body to an action route; actions (starting a demo cluster) may take a while."""
         return self._call("POST", path, token=token, json=body or {}, timeout=timeout)
 
+    def action(self, method: str, path: str, token: str, body: dict[str, Any] | None = None) -> Any:
+        """PUT, PATCH or DELETE (and POST) on an admin route, with an optional JSON body."""
+        return self._call(method, path, token=token, **({"json": body} if body is not None else {}))
+
     def _call(self, method: str, path: str, token: str | None = None, **kwargs: Any) -> Any:
         """Send and decode JSON; empty bodies decode to None."""
         response = self._send(method, path, token=token, **kwargs)
@@ -74,7 +81,7 @@ class ApiClient:
 
     def _send(self, method: str, path: str, token: str | None = None, **kwargs: Any) -> httpx.Response:
         """Send one request, mapping transport and HTTP errors to ApiError."""
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        headers = kwargs.pop("headers", {}) | ({"Authorization": f"Bearer {token}"} if token else {})
         try:
             response = self._http.request(method, path, headers=headers, **kwargs)
         except httpx.HTTPError as exc:
