@@ -176,6 +176,10 @@ class AuthService:
         self.verifier.close()
 
 
+def auth_service(connection: ASGIConnection) -> AuthService:
+    return connection.app.state.auth
+
+
 async def _close(socket: Any) -> None:
     try:
         await socket.close(code=REVOKED_CLOSE_CODE, reason="token revoked")

@@ -11,7 +11,7 @@ from litestar.params import Body
 from litestar.response import Redirect
 
 from backend import sessions
-from backend.auth import AuthService, hash_token, requires
+from backend.auth import auth_service, hash_token, requires
 from backend.schemas import (Identity, LoginRequest, LoginResult, PasswordChange, TokenCreated, TokenRequest,
                              iso)
 from storage import accounts
@@ -20,17 +20,14 @@ FORM = Body(media_type=RequestEncodingType.URL_ENCODED)
 SIGN_IN_REFUSALS = {401: "failed", 403: "disabled", 429: "throttled", 503: "busy"}
 
 
-def _auth(request: Request) -> AuthService:
-    return request.app.state.auth
-
-
 @post("/api/auth/login", status_code=200)
 async def login(request: Request, data: LoginRequest) -> LoginResult:
-    token, role, expires = await _auth(request).login(data.username, data.password, sessions.client_of(request))
+    client = sessions.client_of(request)
+    token, role, expires = await auth_service(request).login(data.username, data.password, client)
     return LoginResult(token=token, role=role, expires_at=iso(expires))
 
 
-@post("/api/auth/session", status_code=303, include_in_schema=True)
+@post("/api/auth/session", status_code=303)
 async def start_session(request: Request, data: Annotated[dict[str, str], FORM]) -> Redirect:
     """The dashboard's sign-in form: sets the session cookie and goes back to the page."""
     sessions.refuse_cross_site(request)
@@ -39,7 +36,7 @@ async def start_session(request: Request, data: Annotated[dict[str, str], FORM])
     if not (0 < len(username) <= 128 and 0 < len(password) <= 1024):
         return sessions.failed(target, "failed")
     try:
-        token, _, expires = await _auth(request).login(username, password, sessions.client_of(request))
+        token, _, expires = await auth_service(request).login(username, password, sessions.client_of(request))
     except HTTPException as exc:
         return sessions.failed(target, SIGN_IN_REFUSALS.get(exc.status_code, "failed"))
     return sessions.signed_in(request, token, expires, target)
@@ -51,14 +48,15 @@ async def end_session(request: Request, data: Annotated[dict[str, str], FORM]) -
     sessions.refuse_cross_site(request)
     token = request.cookies.get(sessions.COOKIE)
     if token:
-        await _auth(request).revoke("hash", hash_token(token), kind="session")
+        await auth_service(request).revoke("hash", hash_token(token), kind="session")
     return sessions.signed_out(request, sessions.next_path(data.get("next")))
 
 
 @post("/api/auth/logout", status_code=200)
 async def logout(request: Request) -> dict[str, Any]:
-    revoked = await _auth(request).revoke("hash", request.user.token_hash) if request.user.kind == "session" else 0
-    return {"revoked": revoked}
+    if request.user.kind != "session":
+        return {"revoked": 0}
+    return {"revoked": await auth_service(request).revoke("hash", request.user.token_hash)}
 
 
 @get("/api/auth/me")
@@ -71,7 +69,7 @@ async def change_password(request: Request, data: PasswordChange) -> dict[str, A
     """Change your own password (the current one is checked); your other sessions end."""
     if request.user.kind != "session":
         raise PermissionDeniedException("only a signed-in user has a password; sign in with POST /api/auth/login")
-    auth = _auth(request)
+    auth = auth_service(request)
     await auth.check_password(request.user.name, data.current_password, sessions.client_of(request))
     ended = await auth.set_password(request.user.name, data.new_password, keep=request.user.token_hash)
     return {"username": request.user.name, "sessions_ended": ended}
@@ -91,11 +89,11 @@ class TokenController(Controller):
     @post("/", status_code=201)
     async def create_token(self, request: Request, data: TokenRequest) -> TokenCreated:
         name = data.name or f"{data.role} token"
-        token, token_id = await _auth(request).create_token(data.role, name)
+        token, token_id = await auth_service(request).create_token(data.role, name)
         return TokenCreated(token=token, token_id=token_id, role=data.role, name=name)
 
     @delete("/{token_id:str}", status_code=200)
     async def revoke_token(self, request: Request, token_id: str) -> dict[str, Any]:
-        if not await _auth(request).revoke("id", token_id):
+        if not await auth_service(request).revoke("id", token_id):
             raise NotFoundException(f"no live token {token_id!r}")
         return {"revoked": 1}

@@ -33,7 +33,7 @@ async def ingest(request: Request) -> Response[Any]:
 async def socket_identity(socket: WebSocket, role: str) -> Identity | None:
     """The identity from the Authorization header or a first {"type": "auth"} message; never the URL."""
     if "token" in socket.query_params:
-        await socket.close(code=4401, reason="send the token in the Authorization header or a first auth message, not the URL")
+        await socket.close(code=4401, reason="send the token in the Authorization header or a first auth message")
         return None
     identity = socket.scope.get("user")
     if identity is None:
