@@ -47,18 +47,14 @@ settings = Settings.from_env()
 target = session.use_backend(
     data.api_base_url(settings.api_url, st.get_option("server.port"), st.get_option("server.address"))
 )
-ADMIN_PAGES = [("pages/users.py", "Users", ":material/group:", "users")]
-ADMIN_ONLY = {"sql", "users"}  # the API refuses these to other roles, so the menu does not offer them
-
-
-def listed(entry: tuple[str, str, str, str], is_admin: bool) -> bool:
-    """A page is listed when its file exists and the viewer's role may use it."""
-    return (HERE / entry[0]).is_file() and (is_admin or entry[3] not in ADMIN_ONLY)
-
-
-def navigation_pages(is_admin: bool) -> list:
-    """st.Page objects for the pages this viewer may use, behind a hidden root that opens Overview."""
-    found = [entry for entry in CORE_PAGES + OPTIONAL_PAGES + ADMIN_PAGES if listed(entry, is_admin)]
+signin.use_cookie_sessions(not settings.api_url)
+viewer = signin.current_viewer(target)
+navigation = st.navigation(navigation_pages(viewer is not None and viewer.is_admin),
+                           position="sidebar" if viewer else "hidden")
+page_path = signin.page_address(navigation.url_path)
+if viewer is None:
+    signin.login_form(target, page_path)
+    st.stop()
 session.sidebar(target, viewer)
 signin.account_sidebar(target, viewer, page_path)
 session.alerts_banner(target)
