@@ -59,6 +59,7 @@ def test_alerts_page_acknowledges_and_admin_adds_a_rule(seeded_backend, admin_ap
     alert = wait_until(lambda: next((a for a in api(seeded_backend, "GET", "/api/alerts?state=firing").json()
                                      if a["rule_name"] == "Success rate below 80 %"), None))
     app = run_page(admin_app, "pages/alerts.py")
+    assert any(c.value.startswith("Last update: ") and " s ago (" in c.value for c in app.sidebar.caption)
     app.button(key=f"ack_{alert['id']}").click().run()
     assert not app.exception
     stored = next(a for a in api(seeded_backend, "GET", "/api/alerts").json() if a["id"] == alert["id"])

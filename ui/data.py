@@ -134,11 +134,14 @@ def agent_command() -> str:
 def load(loader, *args: Any, **kwargs: Any) -> Any:
     """Run a fetch; on failure show the backend's message (never a traceback) and stop the page."""
     try:
-        return loader(*args, **kwargs)
+        value = loader(*args, **kwargs)
     except ApiError as exc:
         st.error(f"The backend could not answer: {exc.message}")
         status.redraw()  # the sidebar says so too before the page stops
         st.stop()
+    if loader not in (fetch, fetch_page, section):
+        status.note(datetime.now(timezone.utc))  # an uncached call (client.get): the answer is from now
+    return value
 
 
 @st.cache_data(ttl=120, max_entries=1000, show_spinner=False)
