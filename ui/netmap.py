@@ -174,8 +174,8 @@ def render_html(nodes: list[dict[str, Any]], links: list[dict[str, Any]], dark: 
         if str(link.get("source")) in positions and str(link.get("target")) in positions:
             net.add_edge(str(link["source"]), str(link["target"]), **_edge_style(link))
     net.set_options(_OPTIONS)
-    page = strip_remote_resources(_render(net))
-    return page.replace("</body>", _KEEP_DRAGGED % re.sub(r"[^\w-]", "", layout_name), 1)
+    head, _, tail = strip_remote_resources(_render(net)).rpartition("</body>")  # the template's, the last one
+    return head + _KEEP_DRAGGED % re.sub(r"[^\w-]", "", layout_name) + tail
 
 
 def _node_style(node: dict[str, Any]) -> dict[str, Any]:
