@@ -22,6 +22,7 @@ OPTIONAL_PAGES = [
     ("pages/history.py", "History", ":material/history:", "history"),
     ("pages/sql.py", "SQL", ":material/terminal:", "sql"),
     ("pages/alerts.py", "Alerts", ":material/notifications:", "alerts"),
+    ("pages/layout.py", "Layout", ":material/dashboard_customize:", "layout"),
 ]
 ADMIN_PAGES = [("pages/users.py", "Users", ":material/group:", "users")]
 ADMIN_ONLY = {"sql", "users"}  # the API refuses these to other roles, so the menu does not offer them
@@ -43,6 +44,7 @@ def navigation_pages(is_admin: bool) -> list:
 
 
 st.set_page_config(page_title="Cluster monitoring", page_icon="🛰️", layout="wide")
+st.html(HERE / "ui" / "phone.css")
 settings = Settings.from_env()
 target = session.use_backend(
     data.api_base_url(settings.api_url, st.get_option("server.port"), st.get_option("server.address"))

@@ -19,7 +19,9 @@ from backend import routes_auth, routes_ingest, routes_live, routes_users
 from backend.auth import REDACT_TOKENS, AuthService, TokenMiddleware
 from backend.background import Maintenance
 from backend.ingest import IngestService
+from backend.layouts import LayoutService
 from backend.live import Hub
+from backend.routes_layout import LayoutController
 from backend.routes_monitoring import MonitoringController
 from backend.settings import Settings
 from backend.validation import name_client_parameters
@@ -38,7 +40,7 @@ def route_handlers() -> list:
         routes_auth.change_password, routes_auth.TokenController,
         routes_users.UserController, routes_users.SessionController,
         routes_ingest.ingest, routes_ingest.ingest_socket,
-        MonitoringController,
+        MonitoringController, LayoutController,
     ]
     return core + _optional("backend.routes_history") + _optional("backend.routes_demo")
 
@@ -88,6 +90,7 @@ async def open_backend(state: State) -> None:
     state.auth = AuthService(store, settings)
     state.auth.verifier.warm()
     state.ingest = IngestService(store, settings)
+    state.layouts = LayoutService(store)
     state.hub = Hub(store, settings, prepare=state.ingest.fold)
     await state.ingest.recover()
     generated = state.auth.bootstrap_admin()

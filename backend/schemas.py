@@ -158,3 +158,26 @@ def iso(epoch: float | None) -> str | None:
     if epoch is None:
         return None
     return datetime.fromtimestamp(epoch, tz=timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+OverviewPanel = Literal["health", "cpu", "memory", "tasks_by_status", "hardware", "alerts", "attention",
+                        "failed_tasks"]
+WorkerColumn = Literal["id", "status", "health", "cpu", "memory_percent", "hardware", "hostname",
+                       "tasks_completed", "success_rate", "last_seen"]
+TaskColumn = Literal["id", "status", "type", "priority", "worker", "duration", "submitted", "error"]
+
+
+class Layout(msgspec.Struct, forbid_unknown_fields=True):
+    """Which overview panels and table columns a viewer sees, in order."""
+
+    overview: Annotated[list[OverviewPanel], msgspec.Meta(min_length=1, max_length=32)]
+    worker_columns: Annotated[list[WorkerColumn], msgspec.Meta(min_length=1, max_length=32)]
+    task_columns: Annotated[list[TaskColumn], msgspec.Meta(min_length=1, max_length=32)]
+
+
+class LayoutView(msgspec.Struct):
+    """The layout in effect, where it comes from, and every choice the dashboard may offer."""
+
+    layout: Layout
+    source: Literal["own", "default", "built-in"]
+    choices: dict[str, list[str]]

@@ -1,13 +1,10 @@
-"""Overview: cluster health, workers, tasks, success rate with trends; CPU and memory; tasks by status."""
+"""Overview: the panels of the viewer's layout (health cards, charts, alerts...), in their order."""
 
 import streamlit as st
 
-from ui import charts, data, session
+from ui import data, layouts, session
 from ui.api import ApiError
-from ui.fmt import number, percent, trend_delta
-
-WINDOWS = ["1h", "6h", "24h", "7d", "30d"]
-HEALTH_BADGE_COLOURS = {"healthy": "green", "warning": "orange", "critical": "red"}
+from ui.overview_panels import Panels, draw_all
 
 
 def demo_controls(target: data.Backend, viewer: session.Viewer, running: bool) -> None:
@@ -45,32 +42,6 @@ def empty_state(target: data.Backend, viewer: session.Viewer) -> None:
         demo_controls(target, viewer, demo_running(target, viewer))
 
 
-def health_metric(cluster: dict) -> None:
-    """Health score with its trend and a coloured status badge."""
-    health = cluster.get("health") or {}
-    delta, colour = trend_delta(health.get("trend"))
-    st.metric("Cluster health", number(health.get("score")), delta, delta_color=colour,
-              help="Score 0-100 from availability, failure rate, resource pressure and stale heartbeats.")
-    status = health.get("status", "unknown")
-    st.badge(status, color=HEALTH_BADGE_COLOURS.get(status, "gray"))
-
-
-def headline_metrics(cluster: dict) -> None:
-    """The four headline numbers, each with its change against one trend window ago."""
-    trends = cluster.get("trends") or {}
-    columns = st.columns(4, border=True)
-    with columns[0]:
-        health_metric(cluster)
-    delta, colour = trend_delta(trends.get("workers"))
-    columns[1].metric("Active workers", number(cluster.get("active_workers")), delta, delta_color=colour)
-    columns[1].caption(f"{number(cluster.get('busy_workers'))} busy · "
-                       f"{number(cluster.get('offline_workers'))} offline")
-    delta, colour = trend_delta(trends.get("tasks"))
-    columns[2].metric("Total tasks", number(cluster.get("total_tasks")), delta, delta_color=colour)
-    delta, colour = trend_delta(trends.get("success_rate"), " pts")
-    columns[3].metric("Success rate", percent(cluster.get("success_rate")), delta, delta_color=colour)
-
-
 target, viewer = session.backend(), session.viewer()
 st.title("Cluster overview")
 cluster = data.load(data.section, target, viewer.token, "cluster")
@@ -78,19 +49,6 @@ if not cluster.get("total_workers") and not cluster.get("total_tasks"):
     empty_state(target, viewer)
     st.stop()
 
-headline_metrics(cluster)
+draw_all(Panels(target, viewer.token, cluster), layouts.current(target, viewer.token)["layout"]["overview"])
 if viewer.is_admin and demo_running(target, viewer):
     demo_controls(target, viewer, running=True)
-
-window = st.segmented_control("Window", WINDOWS, default="1h", key="dtmon_window") or "1h"
-params = None if window == "1h" else {"range": window}
-resources = data.load(data.section, target, viewer.token, "resources", params)
-points = resources.get("points") or []
-left, right = st.columns(2)
-if points:
-    left.altair_chart(charts.resource_chart(points, "cpu", "CPU usage across workers"), width="stretch")
-    right.altair_chart(charts.resource_chart(points, "memory", "Memory usage across workers"),
-                       width="stretch")
-else:
-    st.info(f"No CPU or memory samples in the last {window}: workers report them with each heartbeat.")
-st.altair_chart(charts.tasks_by_status_chart(cluster.get("tasks_by_status") or {}), width="stretch")

@@ -4,7 +4,7 @@ from urllib.parse import quote
 
 import streamlit as st
 
-from ui import data, session
+from ui import data, layouts, session
 from ui.fmt import number, priority_mark, status_mark
 from ui.tables import TASK_COLUMNS, coloured, count_caption, event_frame, task_frame
 
@@ -70,7 +70,8 @@ if result.total == 0:
 pages = max(1, -(-result.total // params["limit"]))
 st.caption(count_caption(result.total, len(result.rows), page_number, pages, "task"))
 st.dataframe(coloured(task_frame(result.rows), ["status"]), hide_index=True, placeholder="—",
-             column_config=TASK_COLUMNS, key="tasks_table")
+             column_config=TASK_COLUMNS, key="tasks_table",
+             column_order=layouts.table_columns(layouts.current(target, viewer.token), "task"))
 if pages > 1:
     st.number_input(f"Page (of {pages})", min_value=1, max_value=pages, key="tasks_page")
 chosen = st.selectbox("Open task", [None, *[row["id"] for row in result.rows]], key="tasks_open",

@@ -5,7 +5,7 @@ from urllib.parse import quote
 import pandas as pd
 import streamlit as st
 
-from ui import charts, data, session
+from ui import charts, data, layouts, session
 from ui.history_view import range_control
 from ui.fmt import HARDWARE_LABELS, ago, gigabytes, hardware_label, health_mark, percent, status_mark
 from ui.tables import coloured, count_caption, task_table
@@ -14,6 +14,7 @@ SORTS = {"id": "ID", "hostname": "Hostname", "status": "Status", "health": "Heal
          "memory_percent": "Memory %", "tasks_completed": "Tasks completed",
          "success_rate": "Success rate", "last_seen": "Last seen", "rtt_ms": "Round trip"}
 COLUMNS = {
+    "id": st.column_config.TextColumn("ID", pinned=True),
     "status": st.column_config.TextColumn("Status"),
     "health": st.column_config.TextColumn("Health"),
     "cpu": st.column_config.ProgressColumn("CPU", format="%.0f%%", min_value=0, max_value=100),
@@ -119,7 +120,8 @@ if result.total == 0:
 pages = max(1, -(-result.total // params["limit"]))
 st.caption(count_caption(result.total, len(result.rows), page_number, pages, "worker"))
 st.dataframe(coloured(worker_frame(result.rows), ["status", "health"]), hide_index=True, placeholder="—",
-             column_config=COLUMNS, key="workers_table")
+             column_config=COLUMNS, key="workers_table",
+             column_order=layouts.table_columns(layouts.current(target, viewer.token), "worker"))
 if pages > 1:
     st.number_input(f"Page (of {pages})", min_value=1, max_value=pages, key="workers_page")
 chosen = st.selectbox("Open worker", [None, *[row["id"] for row in result.rows]], key="workers_open",

@@ -55,12 +55,9 @@ TABLE_DESCRIPTIONS = {
 
 
 def _extra_ddl() -> list[str]:
-    """Tables owned by other storage modules (alerts), created with the rest."""
-    try:
-        from storage import alerts
-    except ImportError:
-        return []
-    return list(getattr(alerts, "DDL", []))
+    """Tables owned by other storage modules (alerts, layouts), created with the rest."""
+    from storage import alerts, layouts  # imported late: both import this package's store
+    return [*alerts.DDL, *layouts.DDL]
 
 
 def migrate(con: duckdb.DuckDBPyConnection) -> int:

@@ -10,6 +10,7 @@ import streamlit as st
 from ui.fmt import mark_colour, plural, priority_mark, status_mark
 
 TASK_COLUMNS = {
+    "id": st.column_config.TextColumn("ID", pinned=True),
     "priority": st.column_config.TextColumn("Priority", help="Higher is more urgent"),
     "duration": st.column_config.NumberColumn("Duration (s)", format="%.2f"),
 }
