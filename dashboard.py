@@ -7,7 +7,7 @@ from pathlib import Path
 import streamlit as st
 
 from backend.settings import Settings
-from ui import data, session, signin
+from ui import data, session, signin, sso
 
 HERE = Path(__file__).parent
 CORE_PAGES = [
@@ -50,12 +50,14 @@ target = session.use_backend(
     data.api_base_url(settings.api_url, st.get_option("server.port"), st.get_option("server.address"))
 )
 signin.use_cookie_sessions(not settings.api_url)
+sso.returning(target)
 viewer = signin.current_viewer(target)
 navigation = st.navigation(navigation_pages(viewer is not None and viewer.is_admin),
                            position="sidebar" if viewer else "hidden")
 page_path = signin.page_address(navigation.url_path)
 if viewer is None:
     signin.login_form(target, page_path)
+    sso.offer()
     st.stop()
 session.sidebar(target, viewer)
 signin.account_sidebar(target, viewer, page_path)

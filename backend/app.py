@@ -15,12 +15,13 @@ from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
 
-from backend import routes_auth, routes_ingest, routes_live, routes_users
+from backend import routes_auth, routes_ingest, routes_live, routes_oidc, routes_users
 from backend.auth import REDACT_TOKENS, AuthService, TokenMiddleware
 from backend.background import Maintenance
 from backend.ingest import IngestService
 from backend.layouts import LayoutService
 from backend.live import Hub
+from backend.oidc import SingleSignOn
 from backend.routes_layout import LayoutController
 from backend.routes_monitoring import MonitoringController
 from backend.settings import Settings
@@ -37,7 +38,7 @@ def route_handlers() -> list:
     core = [
         routes_live.health, routes_live.metrics, routes_live.monitoring_socket,
         routes_auth.login, routes_auth.start_session, routes_auth.end_session, routes_auth.logout, routes_auth.me,
-        routes_auth.change_password, routes_auth.TokenController,
+        routes_auth.change_password, routes_auth.TokenController, routes_oidc.oidc_login,
         routes_users.UserController, routes_users.SessionController,
         routes_ingest.ingest, routes_ingest.ingest_socket,
         MonitoringController, LayoutController,
@@ -89,6 +90,7 @@ async def open_backend(state: State) -> None:
     REDACT_TOKENS.install()
     state.auth = AuthService(store, settings)
     state.auth.verifier.warm()
+    state.sso = SingleSignOn(settings, state.auth)
     state.ingest = IngestService(store, settings)
     state.layouts = LayoutService(store)
     state.hub = Hub(store, settings, prepare=state.ingest.fold)

@@ -25,7 +25,8 @@ from storage import accounts
 from storage.store import Store
 
 ROLES = ("admin", "user", "ingest")
-PUBLIC_PATHS = {"/api/health", "/api/auth/login", "/api/auth/session", "/api/auth/session/end"}
+PUBLIC_PATHS = {"/api/health", "/api/auth/login", "/api/auth/session", "/api/auth/session/end",
+                "/api/auth/oidc"}
 CACHE_SECONDS = 5.0
 MAX_CACHED = 4096
 REVOKED_CLOSE_CODE = 4401

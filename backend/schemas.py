@@ -99,6 +99,17 @@ class LoginResult(msgspec.Struct):
     expires_at: str | None
 
 
+class OidcLoginRequest(msgspec.Struct):
+    id_token: Annotated[str, msgspec.Meta(min_length=1, max_length=16384)]
+
+
+class OidcLoginResult(msgspec.Struct):
+    token: str
+    role: str
+    name: str
+    expires_at: str | None
+
+
 class TokenRequest(msgspec.Struct):
     role: Literal["admin", "user", "ingest"]
     name: Annotated[str, msgspec.Meta(max_length=128)] = ""

@@ -49,6 +49,12 @@ class Settings:
     alert_interval: float = 10.0
     webhook_timeout: float = 5.0
     log_level: str = "INFO"
+    oidc_metadata_url: str = ""
+    oidc_client_id: str = ""
+    oidc_role_claim: str = "groups"
+    oidc_admin_values: str = ""
+    oidc_user_values: str = ""
+    oidc_name_claim: str = "email"
 
     def __post_init__(self) -> None:
         if self.offline_after <= 0:

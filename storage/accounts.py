@@ -16,6 +16,15 @@ def add_user(username: str, password_hash: str, role: str, now: float):
     return write
 
 
+def sso_user(username: str, role: str, now: float):
+    """Create or update a single sign-on account; its password hash is no hash, so no password opens it."""
+    def write(con: Cursor) -> None:
+        con.execute("INSERT INTO users VALUES ($u, '!sso', $r, $now, false) "
+                    "ON CONFLICT (username) DO UPDATE SET role = excluded.role",
+                    {"u": username, "r": role, "now": ts(now)})
+    return write
+
+
 def set_password(username: str, password_hash: str):
     def write(con: Cursor) -> int:
         return con.execute("UPDATE users SET password_hash = $h WHERE username = $u",

@@ -48,6 +48,10 @@ class ApiClient:
         return self._call("POST", "/api/auth/login", json={"username": username, "password": password},
                           headers=headers)
 
+    def sso_login(self, id_token: str) -> dict[str, Any]:
+        """Exchange a single sign-on ID token for {"token", "role", "name", "expires_at"}."""
+        return self._call("POST", "/api/auth/oidc", json={"id_token": id_token})
+
     def logout(self, token: str) -> None:
         """Revoke the session token on the server."""
         self._call("POST", "/api/auth/logout", token=token)

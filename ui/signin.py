@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 import streamlit as st
 
 from backend.sessions import COOKIE
-from ui import data
+from ui import data, sso
 from ui.api import ApiError
 from ui.session import AUTH_KEY, Viewer, viewer
 
@@ -132,7 +132,7 @@ def browser_address() -> str:
 def account_sidebar(target: data.Backend, current: Viewer, page_path: str) -> None:
     """Your password and the sign-out button, below the sidebar's status."""
     with st.sidebar:
-        if current.kind == "session":
+        if current.kind == "session" and not sso.signed_in_by_it(current):
             password_form(target, current)
         sign_out_button(target, current, page_path)
 
@@ -154,6 +154,7 @@ def sign_out(target: data.Backend, current: Viewer) -> None:
     except ApiError:
         pass  # the token is forgotten locally either way; an expired one cannot be revoked twice
     st.session_state.pop(AUTH_KEY, None)
+    sso.forget(current.token)
 
 
 def password_form(target: data.Backend, current: Viewer) -> None:

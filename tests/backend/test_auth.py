@@ -9,12 +9,12 @@ from backend.app import create_app
 from support import bearer
 
 PUBLIC = {("GET", "/api/health"), ("POST", "/api/auth/login"), ("POST", "/api/auth/session"),
-          ("POST", "/api/auth/session/end")}
+          ("POST", "/api/auth/session/end"), ("POST", "/api/auth/oidc")}
 ANY_ROLE = {("POST", "/api/auth/logout"), ("GET", "/api/auth/me"), ("POST", "/api/auth/password")}
 INGEST = {("POST", "/api/ingest")}
 ADMIN_PREFIXES = ("/api/auth/tokens", "/api/auth/users", "/api/auth/sessions", "/api/demo", "/api/admin")
 ADMIN_EXACT = {("POST", "/api/sql")}
-ADMIN_WRITES = ("/api/alerts/rules",)
+ADMIN_WRITES = ("/api/alerts/rules", "/api/layout/default")
 
 
 def needed_role(method: str, path: str) -> str:

@@ -12,6 +12,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -76,21 +78,21 @@ def prepare_backend(url: str, admin_password: str) -> tuple[str, str]:
     return admin_token, ingest_token
 
 
-@pytest.fixture(scope="session")
-def dashboard_server(tmp_path_factory) -> DashboardServer:
-    """The real entry point on a free port, its embedded backend on a tmp DuckDB seeded via ingest."""
-    workdir = tmp_path_factory.mktemp("dashboard")
+@contextmanager
+def running_dashboard(workdir: Path, env_extra: dict | None = None, args: list[str] | None = None,
+                      host: str = "127.0.0.1") -> Iterator[DashboardServer]:
+    """`streamlit run streamlit_app.py` on a free port over a tmp DuckDB seeded via ingest, until the block ends."""
     port, password = free_port(), secrets.token_urlsafe(18)
     env = {k: v for k, v in os.environ.items() if not k.startswith("DTMON_")}
     # An hour-long heartbeat interval keeps the scripted workers online for the whole session.
     env.update(DTMON_DB=str(workdir / "monitoring.duckdb"), DTMON_ADMIN_PASSWORD=password,
-               DTMON_HEARTBEAT_INTERVAL="3600")
+               DTMON_HEARTBEAT_INTERVAL="3600", **(env_extra or {}))
     log_path = workdir / "streamlit.log"
     command = [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(port),
-               "--server.address", "127.0.0.1", "--server.headless", "true"]
+               "--server.address", "127.0.0.1", "--server.headless", "true", *(args or [])]
     with log_path.open("w") as log:
         process = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
+    url = f"http://{host}:{port}"
     try:
         wait_for_health(url, process, log_path)
         admin_token, ingest_token = prepare_backend(url, password)
@@ -101,6 +103,13 @@ def dashboard_server(tmp_path_factory) -> DashboardServer:
             process.wait(timeout=20)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+@pytest.fixture(scope="session")
+def dashboard_server(tmp_path_factory) -> Iterator[DashboardServer]:
+    """The real entry point on a free port, its embedded backend on a tmp DuckDB seeded via ingest."""
+    with running_dashboard(tmp_path_factory.mktemp("dashboard")) as server:
+        yield server
 
 
 @pytest.fixture(scope="session")
@@ -148,7 +157,7 @@ def sign_in(page: Page, base_url: str, username: str, password: str) -> None:
     open_page(page, base_url, "monitoring")
     page.get_by_role("textbox", name="Username").fill(username)
     page.get_by_role("textbox", name="Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Sign in", exact=True).click()
     page.get_by_role("button", name="Sign out").wait_for(timeout=30_000)
     page.get_by_role("heading", name="Cluster overview").wait_for(timeout=30_000)
     wait_for_app(page)
