@@ -13,6 +13,7 @@ from ui.tables import coloured, task_frame
 
 WINDOWS = ["1h", "6h", "24h", "7d", "30d"]
 HEALTH_BADGE_COLOURS = {"healthy": "green", "warning": "orange", "critical": "red"}
+HEALTH_HELP = "Score 0-100 from availability, failure rate, resource pressure and stale heartbeats."
 HALF_WIDTH = {"cpu", "memory", "tasks_by_status", "hardware"}  # charts that may share a row on wide screens
 
 
@@ -35,26 +36,16 @@ class Panels:
 
     def health(self) -> None:
         """The four headline cards; a horizontal container wraps them two by two on a phone."""
-        trends = self.cluster.get("trends") or {}
+        cluster, trends = self.cluster, self.cluster.get("trends") or {}
+        health = cluster.get("health") or {}
+        status = health.get("status", "unknown")
         with st.container(horizontal=True, gap="small"):
-            with st.container(border=True):
-                health = self.cluster.get("health") or {}
-                delta, colour = trend_delta(health.get("trend"))
-                st.metric("Cluster health", number(health.get("score")), delta, delta_color=colour,
-                          help="Score 0-100 from availability, failure rate, resource pressure and stale heartbeats.")
-                status = health.get("status", "unknown")
-                st.badge(status, color=HEALTH_BADGE_COLOURS.get(status, "gray"))
-            with st.container(border=True):
-                delta, colour = trend_delta(trends.get("workers"))
-                st.metric("Active workers", number(self.cluster.get("active_workers")), delta, delta_color=colour)
-                st.caption(f"{number(self.cluster.get('busy_workers'))} busy · "
-                           f"{number(self.cluster.get('offline_workers'))} offline")
-            with st.container(border=True):
-                delta, colour = trend_delta(trends.get("tasks"))
-                st.metric("Total tasks", number(self.cluster.get("total_tasks")), delta, delta_color=colour)
-            with st.container(border=True):
-                delta, colour = trend_delta(trends.get("success_rate"), " pts")
-                st.metric("Success rate", percent(self.cluster.get("success_rate")), delta, delta_color=colour)
+            card("Cluster health", number(health.get("score")), health.get("trend"), help=HEALTH_HELP).badge(
+                status, color=HEALTH_BADGE_COLOURS.get(status, "gray"))
+            card("Active workers", number(cluster.get("active_workers")), trends.get("workers")).caption(
+                f"{number(cluster.get('busy_workers'))} busy · {number(cluster.get('offline_workers'))} offline")
+            card("Total tasks", number(cluster.get("total_tasks")), trends.get("tasks"))
+            card("Success rate", percent(cluster.get("success_rate")), trends.get("success_rate"), " pts")
 
     def window(self) -> tuple[str, list]:
         """The chart window (one control for both resource charts) and its points, fetched once."""
@@ -116,6 +107,14 @@ class Panels:
             return
         frame = task_frame(rows)[["id", "status", "worker", "error"]]
         st.dataframe(coloured(frame, ["status"]), hide_index=True, key="overview_failed")
+
+
+def card(label: str, value: str, trend: dict | None, unit: str = "", help: str | None = None):
+    """A bordered headline number with its change over the trend window; the box takes extras below it."""
+    box = st.container(border=True)
+    delta, colour = trend_delta(trend, unit)
+    box.metric(label, value, delta, delta_color=colour, help=help)
+    return box
 
 
 def rows(panels: list[str]) -> list[list[str]]:
