@@ -95,7 +95,7 @@ class Panels:
         frame = pd.DataFrame([{"id": r["id"], "health": health_mark(r.get("health")),
                                "status": status_mark(r.get("status")), "cpu": r.get("cpu"),
                                "memory": r.get("memory_percent")} for r in rows])
-        st.dataframe(coloured(frame, ["health", "status"]), hide_index=True, key="overview_attention")
+        st.dataframe(coloured(frame, ["health", "status"]), hide_index=True, placeholder="—", key="overview_attention")
 
     def failed_tasks(self) -> None:
         """The latest failed tasks with their error text."""
@@ -106,7 +106,7 @@ class Panels:
             st.caption("No task has failed.")
             return
         frame = task_frame(rows)[["id", "status", "worker", "error"]]
-        st.dataframe(coloured(frame, ["status"]), hide_index=True, key="overview_failed")
+        st.dataframe(coloured(frame, ["status"]), hide_index=True, placeholder="—", key="overview_failed")
 
 
 def card(label: str, value: str, trend: dict | None, unit: str = "", help: str | None = None):
