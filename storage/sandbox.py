@@ -12,7 +12,7 @@ from typing import Any
 import duckdb
 
 # Credentials stay out of reach even for admins' ad-hoc queries and snapshots.
-PRIVATE_TABLES = frozenset({"users", "api_tokens", "sessions"})
+PRIVATE_TABLES = frozenset({"users", "api_tokens", "sessions", "dashboard_layouts"})  # usernames, like users
 # query/query_table take SQL as a string (would bypass the table check); pragma_storage_info
 # exposes min/max statistics of any table; checkpoints are the server's maintenance, not a read.
 FORBIDDEN_TABLE_FUNCTIONS = frozenset({"query", "query_table", "pragma_storage_info", "checkpoint",
