@@ -7,7 +7,7 @@ from typing import Any
 from dtmon_reporter.hardware import HARDWARE_TYPES
 
 GIB = 2**30
-TIMEOUT_NAMES = ("TimeoutError", "TestTimedOut")
+TIMEOUT_NAMES = ("TimeoutError",)
 
 
 def task_id(key: Any) -> str:

@@ -152,11 +152,11 @@ class DtmonSchedulerPlugin(SchedulerPlugin):
         return ts is not None and ts.state == "memory"
 
     def transition(self, key: Any, start: str, finish: str, *args: Any, stimulus_id: str, **kwargs: Any) -> None:
-        if key not in self._open:
-            return
         if key in self._chunks:
             self._chunk_transition(key, finish, kwargs)
-        elif finish == "processing":
+        if key not in self._open:
+            return
+        if finish == "processing":
             self._started(key)
         elif finish == "memory":
             self._finished(key, "completed", kwargs.get("worker"), None, kwargs.get("startstops"))

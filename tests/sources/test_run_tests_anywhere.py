@@ -5,7 +5,10 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
-from dtmon_reporter import commands
+from distributed import Client
+
+from dtmon_reporter import commands, run_tests
+from dtmon_reporter.dask_plugin import DtmonSchedulerPlugin
 from dtmon_reporter.pytest_task import run_chunk
 
 PROJECT = {
@@ -77,3 +80,21 @@ def test_a_hang_or_a_crash_ends_only_that_test(tmp_path):
     assert "did not finish within 3 s" in results[1]["error"] and "exit code 3" in results[2]["error"]
     assert "ran no test" in results[4]["error"]
     assert [f["node_id"] for f in facts if f["op"] == "test-finished"] == ids
+
+
+def test_canceled_chunks_end_their_tests_on_the_dashboard(tmp_path, cluster, live_backend, helpers):
+    project = make_project(tmp_path / "project")
+    options = run_tests.RunOptions(paths=["suite/check_edges.py"], cwd=str(project), timeout_s=5, chunk_size=3,
+                                   pytest_args=["-p", "no:faker", "-k", "not kills"])
+    with Client(cluster) as client:
+        client.register_plugin(DtmonSchedulerPlugin(live_backend.url, live_backend.ingest_token, linger_s=0.05),
+                               name=DtmonSchedulerPlugin.name)
+        futures = run_tests.submit_chunks(client, run_tests.collect(options), options, "cancel-me")
+        tasks = lambda: {r["id"].split("::")[1]: r["status"] for r in  # noqa: E731
+                         live_backend.get("/api/monitoring/tasks", search="cancel-me", limit=10).json()}
+        helpers.eventually(lambda: tasks().get("test_hangs@cancel-me") == "running")
+        client.cancel(list(futures))
+    final = helpers.eventually(lambda: (t := tasks()) and "pending" not in t.values() and "running" not in t.values()
+                               and t)
+    assert final == {"test_passes@cancel-me": "completed", "test_hangs@cancel-me": "canceled",
+                     "test_after_the_crash@cancel-me": "canceled"}
