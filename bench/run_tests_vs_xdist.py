@@ -136,7 +136,8 @@ with other work, which slows both sides unevenly; compare the ratio, not the sec
 | `pytest -n {args.workers}` | {xdist_median:.1f} s | {", ".join(f"{s:.1f}" for s, _ in xdist_runs)} | {xdist_runs[-1][1]} |
 | `run-tests` (chunks) | {dtmon_median:.1f} s | {", ".join(f"{s:.1f}" for s, _ in dtmon_runs)} | {dtmon_runs[-1][1]} |
 
-Ratio run-tests / xdist: **{ratio:.2f}** (target within 1.5 → {verdict}). The dashboard showed
+Ratio of the medians run-tests / xdist: **{ratio:.2f}** (target within 1.5 → {verdict}); per round:
+{", ".join(f"{d / x:.2f}" for (x, _), (d, _) in zip(xdist_runs, dtmon_runs))}. The dashboard showed
 {shown:,} finished test tasks afterwards ({args.repeats} runs, one task per test and run).
 """
 
