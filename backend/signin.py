@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import os
 import secrets
+import threading
 import time
 from collections import OrderedDict, deque
 from collections.abc import Hashable
@@ -23,7 +25,8 @@ MAX_DELAY = 5.0
 MAX_TRACKED = 10_000
 MAX_TIMES = 256  # per key: enough to exceed every limit
 VERIFY_THREADS = 2
-VERIFY_WAITING = 16
+VERIFY_NICENESS = 10
+VERIFY_WAITING = 64  # queued checks hold no argon2 memory; beyond this, answer 503 at once
 
 
 def hash_password(password: str) -> str:
@@ -102,11 +105,19 @@ class Throttle:
         self.accounts.forgive(username)
 
 
+def _yield_cpu() -> None:
+    """Checks run at lower priority (Linux: per thread), so a burst of them leaves the event loop a core."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), VERIFY_NICENESS)
+    except (AttributeError, OSError):  # not Linux: the pool's bound alone keeps the loop free
+        pass
+
+
 class Verifier:
     """argon2 checks on a small pool of their own, never on the event loop; a long queue is refused."""
 
     def __init__(self) -> None:
-        self._pool = ThreadPoolExecutor(VERIFY_THREADS, thread_name_prefix="dtmon-argon2")
+        self._pool = ThreadPoolExecutor(VERIFY_THREADS, thread_name_prefix="dtmon-argon2", initializer=_yield_cpu)
         self._waiting = 0
 
     def warm(self) -> None:
