@@ -115,7 +115,8 @@ def _ws_agents(port: int, token: str, first: int, count: int, workers: int, stop
 
     async def agent(k: int) -> int:
         done = 0
-        async with connect(f"ws://127.0.0.1:{port}/api/ws/ingest?token={token}") as socket:
+        async with connect(f"ws://127.0.0.1:{port}/api/ws/ingest",
+                           additional_headers={"Authorization": f"Bearer {token}"}) as socket:
             while time.monotonic() < stop_at:
                 event = heartbeat((first + k + done * CONNECTIONS) % workers, done)
                 await socket.send(msgspec.json.encode({"id": done, "events": [event]}).decode())
