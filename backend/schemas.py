@@ -126,7 +126,8 @@ Password = Annotated[str, msgspec.Meta(min_length=8, max_length=1024)]
 
 
 class UserRequest(msgspec.Struct):
-    username: Annotated[str, msgspec.Meta(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.@-]+$")]
+    # "." and ".." would read as path segments in /api/auth/users/{name}
+    username: Annotated[str, msgspec.Meta(min_length=1, max_length=128, pattern=r"^(?!\.\.?$)[A-Za-z0-9_.@-]+$")]
     password: Password
     role: Literal["admin", "user"]
 
