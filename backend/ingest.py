@@ -121,6 +121,7 @@ class BodyWrite:
     def __init__(self, bodies: list[tuple[bytes, float]], offline_after_s: float,
                  on_commit: Callable[[dict[str, pa.Table]], None]) -> None:
         self.bodies, self.offline_after_s, self.on_commit = bodies, offline_after_s, on_commit
+        self.size = sum(len(body) for body, _ in bodies)  # the store waits for more while groups are small
         self._applied: ApplyEvents | None = None
 
     @classmethod

@@ -35,7 +35,7 @@ class Settings:
     minute_retention: float = 30 * 86400.0
     hour_retention: float = 365 * 86400.0
     task_retention: float = 30 * 86400.0
-    commit_interval_ms: float = 2.0
+    commit_interval_ms: float = 10.0
     max_body_bytes: int = 16 * 1024 * 1024
     session_hours: float = 12.0
     trusted_proxies: str = ""

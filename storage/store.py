@@ -20,6 +20,7 @@ T = TypeVar("T")
 Cursor = duckdb.DuckDBPyConnection
 WriteFn = Callable[[Cursor], Any]
 log = logging.getLogger(__name__)
+FULL_GROUP_BYTES = 64 * 1024  # about 400 one-heartbeat bodies, or part of one batch of 1,000 events
 
 
 class DatabaseLockedError(RuntimeError):
@@ -45,7 +46,7 @@ class Store:
     """Owns the connection; writes are serialised through one thread and group-committed."""
 
     def __init__(self, path: str, memory_limit: str = "4GB", threads: int = 2,
-                 commit_interval_ms: float = 2.0) -> None:
+                 commit_interval_ms: float = 10.0) -> None:
         self.path = path
         self._memory_limit = memory_limit
         self._threads = threads
@@ -127,19 +128,25 @@ class Store:
             item = self._queue.get()
             if item is None:
                 break
-            group = [item] + self._gather_more()
+            group = [item] + self._gather_more(item[0])
             stop = any(entry is None for entry in group)
             self._commit_group(con, [entry for entry in group if entry is not None])
             if stop:
                 break
         con.close()
 
-    def _gather_more(self) -> list[tuple[WriteFn, Future] | None]:
-        """Collect what arrives within the commit window so one commit serves many writers."""
+    def _gather_more(self, first: WriteFn) -> list[tuple[WriteFn, Future] | None]:
+        """Collect what arrives within the commit window so one commit serves many writers.
+
+        Only a group of small writes waits the window out: a commit costs milliseconds of fixed
+        work, which one-event requests must share; a full group, or a write that declares no
+        `size` (fold, rollup, accounts), commits with just what already queued.
+        """
         group: list = []
+        size = _size(first)
         deadline = time.monotonic() + self._commit_window
         while True:
-            remaining = deadline - time.monotonic()
+            remaining = deadline - time.monotonic() if size < FULL_GROUP_BYTES else 0
             try:  # what is already queued joins at once, however short the window
                 entry = self._queue.get(timeout=remaining) if remaining > 0 else self._queue.get_nowait()
             except queue.Empty:
@@ -147,6 +154,7 @@ class Store:
             group.append(entry)
             if entry is None:
                 break
+            size += _size(entry[0])
         return group
 
     def _commit_group(self, con: duckdb.DuckDBPyConnection, group: list[tuple[WriteFn, Future]]) -> None:
@@ -181,6 +189,11 @@ class Store:
                 getattr(fn, "after_commit", _nothing)()
         self.commits += 1
         return results
+
+
+def _size(fn: WriteFn) -> int:
+    """Bytes a write brings to its group; one without a `size` counts as a full group."""
+    return getattr(fn, "size", FULL_GROUP_BYTES)
 
 
 def _nothing() -> None:

@@ -173,3 +173,13 @@ def test_tier_choice_by_span():
     assert timeseries.choose_tier(3600) == ("raw", 30)
     assert timeseries.choose_tier(86400)[0] == "minute"
     assert timeseries.choose_tier(30 * 86400)[0] == "hour"
+
+
+def test_small_ingest_writes_wait_the_window_to_share_a_commit(tmp_path):
+    store = Store(str(tmp_path / "w.duckdb"), commit_interval_ms=3000).open()
+    try:
+        small = [store.submit(write) for write in body_writes(BATCHES[0], BATCHES[2])]
+        assert [future.result(timeout=60).events for future in small] == [1, 1]
+        assert store.commits == 1 and registered(store) == ["a", "c"]
+    finally:
+        store.close()
