@@ -21,6 +21,7 @@ Cursor = duckdb.DuckDBPyConnection
 WriteFn = Callable[[Cursor], Any]
 log = logging.getLogger(__name__)
 FULL_GROUP_BYTES = 64 * 1024  # about 400 one-heartbeat bodies, or part of one batch of 1,000 events
+QUIET_AFTER = 0.002  # seconds without a new write that end the wait for more
 
 
 class DatabaseLockedError(RuntimeError):
@@ -138,15 +139,17 @@ class Store:
     def _gather_more(self, first: WriteFn) -> list[tuple[WriteFn, Future] | None]:
         """Collect what arrives within the commit window so one commit serves many writers.
 
-        Only a group of small writes waits the window out: a commit costs milliseconds of fixed
-        work, which one-event requests must share; a full group, or a write that declares no
-        `size` (fold, rollup, accounts), commits with just what already queued.
+        A commit costs milliseconds of fixed work, which one-event requests must share, so a group of
+        small writes waits for more: up to the window, but only while they keep coming (a closed
+        loop of senders that all wait for this commit sends nothing more). A full group, or a write
+        that declares no `size` (fold, rollup, accounts), commits with just what already queued.
         """
         group: list = []
         size = _size(first)
-        deadline = time.monotonic() + self._commit_window
+        now = time.monotonic()
+        deadline = now + self._commit_window
         while True:
-            remaining = deadline - time.monotonic() if size < FULL_GROUP_BYTES else 0
+            remaining = min(deadline, now + QUIET_AFTER) - now if size < FULL_GROUP_BYTES else 0
             try:  # what is already queued joins at once, however short the window
                 entry = self._queue.get(timeout=remaining) if remaining > 0 else self._queue.get_nowait()
             except queue.Empty:
@@ -155,6 +158,7 @@ class Store:
             if entry is None:
                 break
             size += _size(entry[0])
+            now = time.monotonic()
         return group
 
     def _commit_group(self, con: duckdb.DuckDBPyConnection, group: list[tuple[WriteFn, Future]]) -> None:
