@@ -56,14 +56,18 @@ CONNECTIONS, THREADS = 64, 2
 async def seed(db: str, workers: int, tasks: int, batch: int = 100_000) -> None:
     """Tasks first, then the fleet with its last heartbeat now, so the load finds every worker online."""
     store = Store(db).open()
-    service, now = IngestService(store, Settings(db=db)), time.time()
-    fleet = registrations(workers) + [heartbeat(i, step, now - 60 * (4 - step)) for step in range(5)
-                                      for i in range(workers)]
-    for events in (task_events(tasks, workers, now - 120), fleet):
-        for start in range(0, len(events), batch):
-            await service.ingest(msgspec.convert({"events": events[start:start + batch]}, schemas.IngestBatch))
+    service = IngestService(store, Settings(db=db))
+    await _send(service, task_events(tasks, workers, time.time() - 120), batch)
+    now = time.time()  # after the tasks, which take minutes on a busy machine
+    await _send(service, registrations(workers) + [heartbeat(i, step, now - 60 * (4 - step)) for step in range(5)
+                                                   for i in range(workers)], batch)
     await service.fold()
     store.close()
+
+
+async def _send(service: IngestService, events: list[dict], batch: int) -> None:
+    for start in range(0, len(events), batch):
+        await service.ingest(msgspec.convert({"events": events[start:start + batch]}, schemas.IngestBatch))
 
 
 class Meter:
