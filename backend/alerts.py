@@ -12,7 +12,7 @@ from typing import Any, Callable, Mapping
 from backend.settings import Settings
 from storage import alerts as alert_store
 from storage.store import Store
-from storage.alert_metrics import METRICS, SCOPE_KINDS, observe
+from storage.alert_metrics import METRICS, SCOPE_KINDS, Observers, observe
 
 log = logging.getLogger(__name__)
 
@@ -162,8 +162,9 @@ def _check_webhook(cleaned: dict[str, Any]) -> None:
 class AlertEvaluator:
     """Runs `evaluate` against the store each tick and applies its transitions."""
 
-    def __init__(self, store: Store, dispatcher: Any = None, health: Callable | None = None) -> None:
-        self.store, self.dispatcher, self.health = store, dispatcher, health
+    def __init__(self, store: Store, dispatcher: Any = None, health: Callable | None = None,
+                 observers: Observers | None = None) -> None:
+        self.store, self.dispatcher, self.health, self.observers = store, dispatcher, health, observers
         self.state: dict[Key, SubjectState] = {}
 
     async def restore(self) -> None:
@@ -175,7 +176,7 @@ class AlertEvaluator:
         """One evaluation: observe, evaluate, persist, notify."""
         now = now or alert_store.utc_now()
         rules = await self.store.read(lambda cur: alert_store.list_rules(cur, enabled_only=True))
-        observations = await self.store.read(lambda cur: observe(cur, rules, now, self.health))
+        observations = await self.store.read(lambda cur: observe(cur, rules, now, self.health, self.observers))
         self.state, transitions = evaluate(rules, observations, self.state, now)
         if transitions:
             alerts = await self.store.write(lambda con: _persist(con, transitions))
@@ -219,10 +220,11 @@ def cluster_health(settings: Settings) -> Callable[[Any], float | None]:
 
 async def run_alert_loop(store: Store, settings: Settings, stop: asyncio.Event, health: Callable | None = None) -> None:
     """Background task: evaluate every DTMON_ALERT_INTERVAL seconds until `stop` is set."""
+    from backend import analytics
     from backend.webhooks import WebhookDispatcher
 
     dispatcher = WebhookDispatcher(store, timeout_s=settings.webhook_timeout)
-    evaluator = AlertEvaluator(store, dispatcher, health or cluster_health(settings))
+    evaluator = AlertEvaluator(store, dispatcher, health or cluster_health(settings), analytics.observers(settings))
     interval = settings.alert_interval
     try:
         await evaluator.restore()

@@ -15,7 +15,7 @@ from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
 
-from backend import routes_auth, routes_ingest, routes_live, routes_oidc, routes_users
+from backend import routes_auth, routes_ingest, routes_live, routes_oidc, routes_results, routes_users
 from backend.auth import REDACT_TOKENS, AuthService, TokenMiddleware
 from backend.background import Maintenance
 from backend.ingest import IngestService
@@ -43,7 +43,7 @@ def route_handlers() -> list:
         routes_ingest.ingest, routes_ingest.ingest_socket,
         MonitoringController, LayoutController,
     ]
-    return core + _optional("backend.routes_history") + _optional("backend.routes_demo")
+    return core + routes_results.ROUTE_HANDLERS + _optional("backend.routes_history") + _optional("backend.routes_demo")
 
 
 def _optional(module: str) -> list:

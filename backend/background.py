@@ -10,7 +10,8 @@ from collections.abc import Awaitable, Callable
 from backend.ingest import IngestService
 from backend.live import Hub
 from backend.settings import Settings
-from storage import rollup
+from storage import quarantine, rollup
+from storage.alerts import utc_now
 from storage.health import refresh_stale_sql
 from storage.store import Cursor, Store
 
@@ -45,6 +46,7 @@ class Maintenance:
         s = self.settings
         await self.store.write(rollup.prune(now, s.raw_retention, s.minute_retention, s.hour_retention,
                                             s.task_retention))
+        await self.store.write(quarantine.auto_release(s.quarantine_release_runs, utc_now()))
 
     def start(self) -> None:
         self._tasks = [asyncio.create_task(self._every(self.settings.tick_interval, self.tick), name="tick"),

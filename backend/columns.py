@@ -21,7 +21,8 @@ LATEST_EPOCH = 32503680000  # year 3000: a ts past it is a unit mistake, not a t
 F64 = pa.float64()
 GROUP_OF = {schemas.WorkerHeartbeat: "worker_heartbeat", schemas.WorkerRegister: "worker_register",
             schemas.WorkerOffline: "worker_offline", schemas.TaskSubmitted: "task", schemas.TaskStarted: "task",
-            schemas.TaskFinished: "task", schemas.Link: "link"}
+            schemas.TaskFinished: "task", schemas.Link: "link", schemas.CaseResult: "test_result",
+            schemas.BenchmarkResult: "benchmark_result"}
 ENCODE = msgspec.json.encode
 
 
@@ -40,7 +41,7 @@ def _names(values: list[str]) -> list[str]:
 # Columns that are not a plain copy of the event field of the same name.
 DERIVED: dict[str, Callable[[schemas.Event], object]] = {
     "kind": lambda event: event.__struct_config__.tag,
-    "hardware": lambda event: _names(event.hardware),
+    "hardware": lambda event: event.hardware.lower() if isinstance(event.hardware, str) else _names(event.hardware),
     "requirements": lambda event: _names(event.requirements) if isinstance(event, schemas.TaskSubmitted) else None,
     "capabilities": lambda event: json.dumps(event.capabilities, default=str),
     "gpus": lambda event: ENCODE(event.gpus).decode() if event.gpus else None,

@@ -11,13 +11,10 @@ from litestar.exceptions import WebSocketDisconnect
 
 from backend.auth import Identity, allowed, requires
 from backend.ingest import BatchError
+from backend.responses import rejected
 from backend.schemas import IngestResult
 
 AUTH_TIMEOUT = 10.0
-
-
-def rejected(error: BatchError) -> Response[dict]:
-    return Response({"status_code": 422, "detail": error.detail, "extra": error.extra()}, status_code=422)
 
 
 @post("/api/ingest", guards=[requires("ingest")], status_code=200)

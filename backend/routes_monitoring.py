@@ -12,6 +12,7 @@ from litestar.params import Parameter
 
 from backend import monitoring
 from backend.auth import requires
+from backend.responses import listed
 from storage import queries
 
 Limit = Annotated[int, Parameter(ge=1, le=1000)]
@@ -68,10 +69,6 @@ async def read_current(request: Request, reader: monitoring.Reader) -> Any:
     state = request.app.state
     await state.ingest.fold()
     return await state.store.read(reader)
-
-
-def listed(rows: list[dict], total: int) -> Response[list[dict]]:
-    return Response(rows, headers={"X-Total-Count": str(total), "Access-Control-Expose-Headers": "X-Total-Count"})
 
 
 class MonitoringController(Controller):

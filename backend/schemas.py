@@ -76,7 +76,38 @@ class Link(Event, tag="link"):
     bandwidth_bps: NonNegative | None = None
 
 
-AnyEvent = Union[WorkerRegister, WorkerHeartbeat, WorkerOffline, TaskSubmitted, TaskStarted, TaskFinished, Link]
+Outcome = Literal["passed", "failed", "error", "skipped", "timed_out"]
+Finite = Annotated[float, msgspec.Meta(ge=-1e300, le=1e300)]  # NaN and infinities fail both bounds
+
+
+class CaseResult(Event, tag="test_result"):
+    """One attempt of one test (named CaseResult so pytest never mistakes it for a test class)."""
+
+    run_id: Name
+    test_id: Name
+    outcome: Outcome
+    worker_id: Name
+    hardware: Name
+    duration_s: NonNegative | None = None
+    commit: Name | None = None
+    branch: Name | None = None
+    attempt: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 1
+    error: Text | None = None
+
+
+class BenchmarkResult(Event, tag="benchmark_result"):
+    run_id: Name
+    benchmark: Name
+    value: Finite
+    unit: Name
+    worker_id: Name
+    hardware: Name
+    lower_is_better: bool = True
+    commit: Name | None = None
+
+
+AnyEvent = Union[WorkerRegister, WorkerHeartbeat, WorkerOffline, TaskSubmitted, TaskStarted, TaskFinished, Link,
+                 CaseResult, BenchmarkResult]
 
 
 class IngestBatch(msgspec.Struct, gc=False):

@@ -55,6 +55,15 @@ class Settings:
     oidc_admin_values: str = ""
     oidc_user_values: str = ""
     oidc_name_claim: str = "email"
+    flaky_window: int = 30
+    flaky_min_runs: int = 10
+    flaky_flip_threshold: float = 0.1
+    suspect_window: float = 7 * 86400.0
+    suspect_alpha: float = 0.01
+    quarantine_release_runs: int = 10
+    benchmark_window: int = 200
+    benchmark_penalty: float = 6.0
+    benchmark_min_change: float = 3.0
 
     def __post_init__(self) -> None:
         if self.offline_after <= 0:

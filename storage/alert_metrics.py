@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 import duckdb
 
@@ -19,6 +19,8 @@ METRICS = {
     "pending_tasks": "pending tasks",
     "task_failure_rate_by_type": "task failure rate % per task type over the window",
     "task_failure_rate_by_hardware": "task failure rate % per hardware type over the window",
+    "suspect_worker": "worker fails tests its hardware peers pass (1 = suspect, Fisher's exact test)",
+    "benchmark_regression": "benchmark change for the worse, in percent (untriaged or marked regression)",
 }
 WORKER_METRICS = {"worker_cpu", "worker_memory", "worker_offline"}
 SCOPE_KINDS = {
@@ -30,9 +32,13 @@ SCOPE_KINDS = {
     "pending_tasks": {"all", "type", "hardware"},
     "task_failure_rate_by_type": {"all", "type"},
     "task_failure_rate_by_hardware": {"all", "hardware"},
+    "suspect_worker": {"all", "worker", "hardware"},
+    "benchmark_regression": {"all", "hardware"},
 }
 
 Observation = dict[str, float | None]
+# Metrics measured by the analytics (they need the server's settings), handed in by the evaluator.
+Observers = Mapping[str, Callable[[duckdb.DuckDBPyConnection, dict[str, Any]], Observation]]
 _IN_FAILED = "('" + "', '".join(FAILED_STATUSES) + "')"
 _IN_FINISHED = "('" + "', '".join(FINISHED_STATUSES) + "')"
 
@@ -100,9 +106,12 @@ def _failure_rate_by(cursor: duckdb.DuckDBPyConnection, rule: dict[str, Any], si
 
 
 def observe_rule(cursor: duckdb.DuckDBPyConnection, rule: dict[str, Any], now: datetime,
-                 health: Callable[[duckdb.DuckDBPyConnection], float | None] | None = None) -> Observation:
+                 health: Callable[[duckdb.DuckDBPyConnection], float | None] | None = None,
+                 observers: Observers | None = None) -> Observation:
     """Measure the rule's metric now: {scope: value} (a None value never breaches)."""
     metric = rule["metric"]
+    if observers and metric in observers:
+        return observers[metric](cursor, rule)
     since = now - timedelta(seconds=float(rule.get("window_seconds") or 900))
     if metric == "worker_cpu":
         return _worker_values(cursor, rule, "cpu_percent", online_only=True)
@@ -124,6 +133,7 @@ def observe_rule(cursor: duckdb.DuckDBPyConnection, rule: dict[str, Any], now: d
 
 
 def observe(cursor: duckdb.DuckDBPyConnection, rules: list[dict[str, Any]], now: datetime,
-            health: Callable[[duckdb.DuckDBPyConnection], float | None] | None = None) -> dict[int, Observation]:
+            health: Callable[[duckdb.DuckDBPyConnection], float | None] | None = None,
+            observers: Observers | None = None) -> dict[int, Observation]:
     """Observations for every rule, keyed by rule id."""
-    return {rule["id"]: observe_rule(cursor, rule, now, health) for rule in rules}
+    return {rule["id"]: observe_rule(cursor, rule, now, health, observers) for rule in rules}

@@ -8,6 +8,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from storage import results
 from storage.health import refresh_workers_sql
 
 TS = pa.timestamp("us")
@@ -27,7 +28,7 @@ ARROW_SCHEMAS = {
                        ("status", pa.string()), ("error", pa.string()), ("duration_s", pa.float64())]),
     "link": pa.schema([("ts", TS), ("source", pa.string()), ("target", pa.string()),
                        ("rtt_ms", pa.float64()), ("bandwidth_bps", pa.float64())]),
-}
+} | results.ARROW_SCHEMAS
 
 UPSERT_REGISTERED = """
 INSERT INTO workers (worker_id, hostname, hardware, capabilities, registered_at, last_seen)
@@ -144,6 +145,7 @@ STEPS: list[tuple[str, str, list[str]]] = [
     ("worker_offline", "ev_offline", [UPSERT_OFFLINE]),
     ("task", "ev_task", [INSERT_TASK_EVENTS, UPSERT_TASKS]),
     ("link", "ev_link", [INSERT_LINKS]),
+    *results.STEPS,
 ]
 
 

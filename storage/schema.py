@@ -55,9 +55,9 @@ TABLE_DESCRIPTIONS = {
 
 
 def _extra_ddl() -> list[str]:
-    """Tables owned by other storage modules (alerts, layouts), created with the rest."""
-    from storage import alerts, layouts  # imported late: both import this package's store
-    return [*alerts.DDL, *layouts.DDL]
+    """Tables owned by other storage modules (alerts, layouts, results), created with the rest."""
+    from storage import alerts, layouts, results  # imported late: they import this package's store
+    return [*alerts.DDL, *layouts.DDL, *results.DDL]
 
 
 def migrate(con: duckdb.DuckDBPyConnection) -> int:

@@ -6,7 +6,7 @@ from typing import Any
 
 import duckdb
 
-from storage import alerts
+from storage import alerts, results
 from storage.sandbox import PRIVATE_TABLES
 from storage.schema import TABLE_DESCRIPTIONS
 
@@ -71,8 +71,8 @@ COLUMN_MEANINGS: dict[str, dict[str, str]] = {
         "url": "webhook URL", "attempts": "tries made", "ok": "delivered", "status_code": "last HTTP status",
         "error": "last error", "ts": "recorded (UTC)",
     },
-}
-HIDDEN_TABLES = PRIVATE_TABLES | {"schema_version", "rollup_state", "alert_seed"}
+} | results.COLUMN_MEANINGS
+HIDDEN_TABLES = PRIVATE_TABLES | {"schema_version", "rollup_state", "alert_seed", "analytics_seed"}
 
 EXAMPLE_QUERIES = [
     {"title": "Busiest workers in the last hour",
@@ -100,7 +100,7 @@ def describe_schema(cursor: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
            WHERE schema_name = 'main' AND table_oid IN (SELECT table_oid FROM duckdb_tables())
            ORDER BY table_name, column_index"""
     ).fetchall()
-    descriptions = {**TABLE_DESCRIPTIONS, **alerts.TABLE_DESCRIPTIONS}
+    descriptions = {**TABLE_DESCRIPTIONS, **alerts.TABLE_DESCRIPTIONS, **results.TABLE_DESCRIPTIONS}
     tables: dict[str, dict[str, Any]] = {}
     for table, column, kind in rows:
         if table in HIDDEN_TABLES:

@@ -35,7 +35,8 @@ def test_default_rules_ship_enabled(client):
     rules = client.get("/api/alerts/rules", headers=bearer(client.user_token)).json()
     assert {(rule["metric"], rule["comparison"], rule["threshold"], rule["for_seconds"]) for rule in rules} == {
         ("worker_offline", ">=", 1.0, 60.0), ("worker_cpu", ">", 95.0, 300.0),
-        ("worker_memory", ">", 90.0, 300.0), ("cluster_success_rate", "<", 80.0, 0.0)}
+        ("worker_memory", ">", 90.0, 300.0), ("cluster_success_rate", "<", 80.0, 0.0),
+        ("suspect_worker", ">=", 1.0, 0.0), ("benchmark_regression", ">", 0.0, 0.0)}
     assert all(rule["enabled"] for rule in rules)
 
 

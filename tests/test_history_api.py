@@ -49,7 +49,7 @@ def test_snapshot_command_copies_the_live_database(live_backend, tmp_path):
         assert {"workers", "tasks", "worker_samples", "alert_rules", "alerts"} <= tables
         assert not tables & {"users", "api_tokens"}
         assert copy.execute("SELECT worker_id, cpu_percent FROM worker_samples").fetchall() == [("w<script>", 12.5)]
-        assert copy.execute("SELECT count(*) FROM alert_rules").fetchone()[0] == 4
+        assert copy.execute("SELECT count(*) FROM alert_rules").fetchone()[0] == 6  # 4 fleet, 2 test analytics
     again = subprocess.run([sys.executable, "-m", "backend", "snapshot", str(out), "--url", live_backend.url],
                            env=env, capture_output=True, text=True, timeout=120)
     assert again.returncode != 0 and "exists" in again.stderr
