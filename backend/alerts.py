@@ -218,13 +218,13 @@ def cluster_health(settings: Settings) -> Callable[[Any], float | None]:
     return lambda cursor: monitoring.cluster(settings)(cursor)["health"]["score"]
 
 
-async def run_alert_loop(store: Store, settings: Settings, stop: asyncio.Event, health: Callable | None = None) -> None:
+async def run_alert_loop(store: Store, settings: Settings, stop: asyncio.Event, health: Callable | None = None,
+                         observers: Observers | None = None) -> None:
     """Background task: evaluate every DTMON_ALERT_INTERVAL seconds until `stop` is set."""
-    from backend import analytics
     from backend.webhooks import WebhookDispatcher
 
     dispatcher = WebhookDispatcher(store, timeout_s=settings.webhook_timeout)
-    evaluator = AlertEvaluator(store, dispatcher, health or cluster_health(settings), analytics.observers(settings))
+    evaluator = AlertEvaluator(store, dispatcher, health or cluster_health(settings), observers)
     interval = settings.alert_interval
     try:
         await evaluator.restore()

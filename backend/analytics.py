@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
+
+import pyarrow as pa
 
 from backend.settings import Settings
 from storage import benchmarks, quarantine, test_analytics
-from storage.queries import Where, ts
-from storage.store import Cursor
+from storage.queries import ts
+from storage.store import Cursor, Store
+
+log = logging.getLogger(__name__)
 
 Reader = Callable[[Cursor], Any]
 
@@ -22,31 +29,66 @@ def change_method(settings: Settings) -> benchmarks.ChangeMethod:
     return benchmarks.ChangeMethod(settings.benchmark_window, settings.benchmark_penalty, settings.benchmark_min_change)
 
 
-def suspects(cur: Cursor, settings: Settings) -> list[dict[str, Any]]:
-    """Every worker x hardware with its Fisher verdict and drained state."""
-    since = ts(time.time() - settings.suspect_window)
+@dataclass(frozen=True)
+class Snapshot:
+    """Scored test x hardware pairs and suspect workers as of one pass over test_results."""
+
+    pairs: pa.Table
+    suspects: list[dict[str, Any]]
+    version: int
+    computed: float
+
+
+def compute(cur: Cursor, settings: Settings, version: int) -> Snapshot:
+    """Suspects first: their results are left out of the flaky verdicts (the machine failed, not the test)."""
+    found = test_analytics.suspect_workers(cur, ts(time.time() - settings.suspect_window), settings.suspect_alpha)
+    bad = sorted({row["worker_id"] for row in found if row["suspect"]})
+    return Snapshot(test_analytics.scored_pairs(cur, flaky_method(settings), bad), found, version, time.monotonic())
+
+
+class AnalyticsCache:
+    """The whole-table passes run at most every DTMON_ANALYTICS_INTERVAL seconds, and only after new
+    results (or every MAX_AGE seconds, as the suspect window moves); each request then filters and
+    pages the small result, so lists stay fast at millions of results."""
+
+    MAX_AGE = 300.0
+
+    def __init__(self, store: Store, settings: Settings, version: Callable[[], int]) -> None:
+        self.store, self.settings, self._version = store, settings, version
+        self.latest: Snapshot | None = None
+        self._lock = asyncio.Lock()
+
+    def _fresh(self, snapshot: Snapshot | None) -> bool:
+        if snapshot is None:
+            return False
+        age = time.monotonic() - snapshot.computed
+        return age < self.settings.analytics_interval or (snapshot.version == self._version() and age < self.MAX_AGE)
+
+    async def current(self) -> Snapshot:
+        if self._fresh(self.latest):
+            return self.latest
+        async with self._lock:  # one pass at a time; who waited gets its result
+            if not self._fresh(self.latest):
+                version = self._version()
+                self.latest = await self.store.read(lambda cur: compute(cur, self.settings, version))
+        return self.latest
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Background refresh, so readers rarely wait for a pass."""
+        while not stop.is_set():
+            try:
+                await self.current()
+            except Exception:  # noqa: BLE001 - a failed pass must not end the loop
+                log.exception("analytics refresh failed")
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=max(1.0, self.settings.analytics_interval))
+            except asyncio.TimeoutError:
+                pass
+
+
+def with_drains(cur: Cursor, suspects: list[dict[str, Any]]) -> list[dict[str, Any]]:
     drained = quarantine.drains(cur)
-    rows = test_analytics.suspect_workers(cur, since, settings.suspect_alpha)
-    return [row | {"drained": row["worker_id"] in drained, "drain": drained.get(row["worker_id"])} for row in rows]
-
-
-def _healthy_filter(cur: Cursor, settings: Settings, hardware: str | None, search: str) -> Where:
-    """Results of suspect workers are left out: their failures belong to the machine, not the test."""
-    bad = sorted({row["worker_id"] for row in suspects(cur, settings) if row["suspect"]})
-    return test_analytics.result_filter(hardware, search, bad)
-
-
-def flaky(settings: Settings, hardware: str | None, search: str, verdict: str | None, limit: int,
-          offset: int) -> Reader:
-    method = flaky_method(settings)
-    return lambda cur: test_analytics.flaky_pairs(cur, _healthy_filter(cur, settings, hardware, search), method,
-                                                  verdict, limit, offset)
-
-
-def matrix(settings: Settings, hardware: str | None, search: str, limit: int, offset: int) -> Reader:
-    method = flaky_method(settings)
-    return lambda cur: test_analytics.matrix(cur, _healthy_filter(cur, settings, hardware, search), method, limit,
-                                             offset)
+    return [row | {"drained": row["worker_id"] in drained, "drain": drained.get(row["worker_id"])} for row in suspects]
 
 
 def failure_groups(settings: Settings, hardware: str | None, search: str, limit: int, offset: int) -> Reader:
@@ -74,12 +116,15 @@ def series(settings: Settings, benchmark: str | None, search: str, hardware: str
     return read
 
 
-def observers(settings: Settings) -> dict[str, Callable[[Cursor, dict[str, Any]], dict[str, float | None]]]:
-    """The alert metrics measured here: suspect workers and benchmark regressions."""
+def observers(settings: Settings, cache: AnalyticsCache | None = None) -> dict[str, Callable[[Cursor, dict[str, Any]], dict[str, float | None]]]:
+    """The alert metrics measured here: suspect workers (from the cache when it holds a pass) and
+    benchmark regressions."""
 
     def suspect(cur: Cursor, rule: dict[str, Any]) -> dict[str, float | None]:
-        rows = [r for r in suspects(cur, settings) if _in_scope(rule, r["worker_id"], r["hardware"])]
-        return {f"worker:{r['worker_id']}": 1.0 for r in rows if r["suspect"]}
+        latest = cache.latest if cache is not None else None
+        rows = (latest or compute(cur, settings, 0)).suspects
+        return {f"worker:{r['worker_id']}": 1.0 for r in rows
+                if r["suspect"] and _in_scope(rule, r["worker_id"], r["hardware"])}
 
     def regression(cur: Cursor, rule: dict[str, Any]) -> dict[str, float | None]:
         found = changes(settings, "", None, None, "worse")(cur)

@@ -16,6 +16,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
 
 from backend import routes_auth, routes_ingest, routes_live, routes_oidc, routes_results, routes_users
+from backend.analytics import AnalyticsCache
 from backend.auth import REDACT_TOKENS, AuthService, TokenMiddleware
 from backend.background import Maintenance
 from backend.ingest import IngestService
@@ -98,7 +99,8 @@ async def open_backend(state: State) -> None:
     generated = state.auth.bootstrap_admin()
     if generated:
         announce_admin_password(generated)
-    state.maintenance = Maintenance(store, settings, state.hub, state.ingest)
+    state.analytics = AnalyticsCache(store, settings, lambda: state.ingest.events_accepted.get("test_result", 0))
+    state.maintenance = Maintenance(store, settings, state.hub, state.ingest, state.analytics)
     state.maintenance.start()
 
 

@@ -7,6 +7,8 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
+from backend.analytics import AnalyticsCache
+from backend.analytics import observers as analytics_observers
 from backend.ingest import IngestService
 from backend.live import Hub
 from backend.settings import Settings
@@ -28,8 +30,9 @@ def mark_stale(now: float, offline_after: float):
 class Maintenance:
     """Owns the loops; started and stopped with the app."""
 
-    def __init__(self, store: Store, settings: Settings, hub: Hub, ingest: IngestService) -> None:
-        self.store, self.settings, self.hub, self.ingest = store, settings, hub, ingest
+    def __init__(self, store: Store, settings: Settings, hub: Hub, ingest: IngestService,
+                 analytics: AnalyticsCache | None = None) -> None:
+        self.store, self.settings, self.hub, self.ingest, self.analytics = store, settings, hub, ingest, analytics
         self.stop = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
 
@@ -51,9 +54,14 @@ class Maintenance:
     def start(self) -> None:
         self._tasks = [asyncio.create_task(self._every(self.settings.tick_interval, self.tick), name="tick"),
                        asyncio.create_task(self._every(self.settings.rollup_interval, self.roll), name="rollup")]
+        observers = None
+        if self.analytics is not None:
+            self._tasks.append(asyncio.create_task(self.analytics.run(self.stop), name="analytics"))
+            observers = analytics_observers(self.settings, self.analytics)
         alert_loop = _alert_loop()
         if alert_loop is not None:
-            self._tasks.append(asyncio.create_task(alert_loop(self.store, self.settings, self.stop), name="alerts"))
+            self._tasks.append(asyncio.create_task(alert_loop(self.store, self.settings, self.stop, None, observers),
+                                                   name="alerts"))
 
     async def close(self) -> None:
         self.stop.set()

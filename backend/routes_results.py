@@ -17,6 +17,7 @@ from backend.ingest import BatchError
 from backend.responses import listed, rejected
 from backend.schemas import IngestResult, Name
 from storage import benchmarks, quarantine, test_analytics
+from storage.test_analytics import pair_filter
 from storage.alerts import utc_now
 
 Limit = Annotated[int, Parameter(ge=1, le=1000)]
@@ -54,6 +55,11 @@ async def read(request: Request, reader: analytics.Reader) -> Any:
     return await request.app.state.store.read(reader)
 
 
+async def suspects(request: Request) -> list[dict[str, Any]]:
+    found = (await request.app.state.analytics.current()).suspects
+    return await read(request, lambda cur: analytics.with_drains(cur, found))
+
+
 class TestsController(Controller):
     """Per-hardware test analytics (user role); quarantine changes need an admin."""
 
@@ -64,14 +70,14 @@ class TestsController(Controller):
     async def flaky(self, request: Request, hardware: str | None = None, search: str = "",
                     verdict: Literal["flaky", "broken", "stable", "too_few_runs"] | None = None,
                     limit: Limit = 50, offset: Offset = 0) -> Response[list[dict]]:
-        reader = analytics.flaky(request.app.state.settings, hardware, search.strip(), verdict, limit, offset)
-        return listed(*await read(request, reader))
+        pairs, where = (await request.app.state.analytics.current()).pairs, pair_filter(hardware, search.strip(), verdict)
+        return listed(*await read(request, lambda cur: test_analytics.flaky_pairs(cur, pairs, where, limit, offset)))
 
     @get("/matrix")
     async def matrix(self, request: Request, hardware: str | None = None, search: str = "", limit: Limit = 50,
                      offset: Offset = 0) -> Response[list[dict]]:
-        reader = analytics.matrix(request.app.state.settings, hardware, search.strip(), limit, offset)
-        return listed(*await read(request, reader))
+        pairs, where = (await request.app.state.analytics.current()).pairs, pair_filter(hardware, search.strip())
+        return listed(*await read(request, lambda cur: test_analytics.matrix(cur, pairs, where, limit, offset)))
 
     @get("/failure-groups")
     async def failure_groups(self, request: Request, hardware: str | None = None, search: str = "",
@@ -89,7 +95,7 @@ class TestsController(Controller):
                               all_: bool = Parameter(query="all", default=False), limit: Limit = 100,
                               offset: Offset = 0) -> Response[list[dict]]:
         """Suspects only, unless all=true; most significant first."""
-        rows = await read(request, lambda cur: analytics.suspects(cur, request.app.state.settings))
+        rows = await suspects(request)
         rows = [r for r in rows if (all_ or r["suspect"]) and (not hardware or r["hardware"] == hardware.lower())
                 and (not worker or r["worker_id"] == worker)]
         rows.sort(key=lambda r: (not r["suspect"], 1.0 if r["p_value"] is None else r["p_value"], r["worker_id"]))
@@ -98,9 +104,8 @@ class TestsController(Controller):
     @get("/workers/{worker_id:str}")
     async def worker(self, request: Request, worker_id: str) -> dict[str, Any]:
         """One worker's suspect verdict per hardware and its drained state (for the worker detail)."""
-        rows = await read(request, lambda cur: analytics.suspects(cur, request.app.state.settings))
+        verdicts = [r for r in await suspects(request) if r["worker_id"] == worker_id]
         drain = (await read(request, quarantine.drains)).get(worker_id)
-        verdicts = [r for r in rows if r["worker_id"] == worker_id]
         return {"worker_id": worker_id, "suspect": any(r["suspect"] for r in verdicts), "verdicts": verdicts,
                 "drained": drain is not None, "drain": drain}
 

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 from scipy.stats import fisher_exact
 
 from storage.queries import Where, like
@@ -30,88 +31,95 @@ class FlakyMethod:
     flip_threshold: float = 0.1
 
 
-# One row per test x hardware x run, then the last `window` runs, then their flips in time order.
+# One row per test x hardware x run; its last `window` runs with their flips in time order (one
+# sort serves both windows); both outcomes on one commit counted per commit group, not by a window.
 PAIRS = f"""
 WITH runs AS (
   SELECT test_id, hardware, run_id, min(ts) AS ts, arg_min(outcome IN {FAILED_OUTCOMES}, attempt) AS first_failed,
     bool_or(outcome = 'passed') AS any_passed, bool_or(outcome IN {FAILED_OUTCOMES}) AS any_failed,
     any_value("commit") AS git_commit
-  FROM test_results {{where}} GROUP BY test_id, hardware, run_id
+  FROM test_results WHERE outcome <> 'skipped' AND worker_id NOT IN (SELECT unnest($excluded::VARCHAR[]))
+  GROUP BY test_id, hardware, run_id
+), ordered AS (
+  SELECT *, lag(first_failed) OVER w AS previous_failed, row_number() OVER w AS position,
+    count(*) OVER (PARTITION BY test_id, hardware) AS total
+  FROM runs WINDOW w AS (PARTITION BY test_id, hardware ORDER BY ts)
 ), recent AS (
-  SELECT * FROM runs QUALIFY row_number() OVER (PARTITION BY test_id, hardware ORDER BY ts DESC) <= $window
-), marked AS (
-  SELECT *, lag(first_failed) OVER (PARTITION BY test_id, hardware ORDER BY ts) AS previous_failed,
-    git_commit IS NOT NULL AND bool_or(any_failed) OVER same_commit AND bool_or(any_passed) OVER same_commit AS mixed
-  FROM recent WINDOW same_commit AS (PARTITION BY test_id, hardware, git_commit)
+  SELECT * FROM ordered WHERE position > total - $window
+), commits AS (
+  SELECT test_id, hardware, count(*) AS mixed FROM recent WHERE git_commit IS NOT NULL
+  GROUP BY test_id, hardware, git_commit HAVING bool_or(any_failed) AND bool_or(any_passed)
 ), pairs AS (
   SELECT test_id, hardware, count(*) AS runs, count(*) FILTER (first_failed) AS failures,
-    count(*) FILTER (previous_failed <> first_failed) AS flips,
+    count(*) FILTER (position > total - $window + 1 AND previous_failed <> first_failed) AS flips,
     count(*) FILTER (first_failed AND any_passed) AS pass_on_retry,
-    count(*) FILTER (mixed) AS mixed_commit_runs, bool_or(any_passed) AS ever_passed, epoch(max(ts)) AS last_run,
+    bool_or(any_passed) AS ever_passed, epoch(max(ts)) AS last_run,
     arg_max(CASE WHEN first_failed THEN 'failed' ELSE 'passed' END, ts) AS last_outcome
-  FROM marked GROUP BY test_id, hardware
-), scored AS (
-  SELECT *, round(greatest(flips / greatest(runs - 1, 1), pass_on_retry / runs, mixed_commit_runs / runs), 3) AS score,
-    CASE WHEN runs < $min_runs THEN 'too_few_runs' WHEN NOT ever_passed THEN 'broken'
-         WHEN failures > 0 AND (pass_on_retry > 0 OR mixed_commit_runs > 0
-                                OR flips / greatest(runs - 1, 1) >= $flip_threshold) THEN 'flaky'
-         ELSE 'stable' END AS verdict
-  FROM pairs
-)"""
+  FROM recent GROUP BY test_id, hardware
+), counted AS (
+  SELECT pairs.*, coalesce(m.mixed, 0) AS mixed_commit_runs FROM pairs
+  LEFT JOIN (SELECT test_id, hardware, sum(mixed)::BIGINT AS mixed FROM commits GROUP BY ALL) m USING (test_id, hardware)
+)
+SELECT test_id, hardware, runs, failures, flips, pass_on_retry, mixed_commit_runs,
+  round(greatest(flips / greatest(runs - 1, 1), pass_on_retry / runs, mixed_commit_runs / runs), 3) AS score,
+  CASE WHEN runs < $min_runs THEN 'too_few_runs' WHEN NOT ever_passed THEN 'broken'
+       WHEN failures > 0 AND (pass_on_retry > 0 OR mixed_commit_runs > 0
+                              OR flips / greatest(runs - 1, 1) >= $flip_threshold) THEN 'flaky'
+       ELSE 'stable' END AS verdict, last_outcome, last_run
+FROM counted"""
 
 PAIR_KEYS = ["test_id", "hardware", "runs", "failures", "flips", "pass_on_retry", "mixed_commit_runs", "score",
              "verdict", "last_outcome", "last_run", "quarantined"]
-QUARANTINED = """EXISTS (SELECT 1 FROM quarantine q WHERE q.released_at IS NULL AND q.test_id = scored.test_id
-                  AND (q.hardware = '' OR q.hardware = scored.hardware))"""
+QUARANTINED = """EXISTS (SELECT 1 FROM quarantine q WHERE q.released_at IS NULL AND q.test_id = pairs.test_id
+                  AND (q.hardware = '' OR q.hardware = pairs.hardware))"""
 
 
-def result_filter(hardware: str | None, search: str, exclude_workers: list[str]) -> Where:
-    """Conditions on test_results shared by the flaky list and the matrix; skips never count."""
+def scored_pairs(cur: duckdb.DuckDBPyConnection, method: FlakyMethod, excluded: list[str]) -> pa.Table:
+    """Every test x hardware pair with its counts, score and verdict (results of `excluded` workers left out)."""
+    params = {"excluded": excluded, "window": method.window, "min_runs": method.min_runs,
+              "flip_threshold": method.flip_threshold}
+    return cur.sql(PAIRS, params=params).to_arrow_table()
+
+
+def pair_filter(hardware: str | None, search: str, verdict: str | None = None) -> Where:
+    """Conditions on the scored pairs shared by the flaky list and the matrix."""
     where = Where.empty()
-    where.add("outcome <> 'skipped'")
     if hardware:
         where.add("hardware = $hardware", hardware=hardware.lower())
     if search:
         where.add("test_id ILIKE $search ESCAPE '\\'", search=like(search))
-    if exclude_workers:
-        where.add("NOT list_contains($excluded, worker_id)", excluded=exclude_workers)
+    if verdict:
+        where.add("verdict = $verdict", verdict=verdict)
     return where
 
 
-def flaky_pairs(cur: duckdb.DuckDBPyConnection, where: Where, method: FlakyMethod, verdict: str | None,
-                limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
+def flaky_pairs(cur: duckdb.DuckDBPyConnection, pairs: pa.Table, where: Where, limit: int,
+                offset: int) -> tuple[list[dict[str, Any]], int]:
     """Test x hardware pairs, highest score first, with the total before paging."""
-    wanted = "WHERE verdict = $verdict" if verdict else ""
-    sql = (PAIRS.format(where=where.sql()) +
-           f""" SELECT test_id, hardware, runs, failures, flips, pass_on_retry, mixed_commit_runs, score, verdict,
-                  last_outcome, last_run, {QUARANTINED}, count(*) OVER () FROM scored {wanted}
-                ORDER BY score DESC, failures DESC, test_id, hardware LIMIT $limit OFFSET $offset""")
-    params = {**where.params, **_method(method), "limit": limit, "offset": offset}
-    if verdict:
-        params["verdict"] = verdict
-    rows = cur.execute(sql, params).fetchall()
+    cur.register("pairs", pairs)
+    rows = cur.execute(f"""SELECT test_id, hardware, runs, failures, flips, pass_on_retry, mixed_commit_runs, score,
+          verdict, last_outcome, last_run, {QUARANTINED}, count(*) OVER () FROM pairs {where.sql()}
+        ORDER BY score DESC, failures DESC, test_id, hardware LIMIT $limit OFFSET $offset""",
+                       {**where.params, "limit": limit, "offset": offset}).fetchall()
     return [dict(zip(PAIR_KEYS, row)) | {"flaky": row[8] == "flaky"} for row in rows], rows[0][-1] if rows else 0
 
 
-def matrix(cur: duckdb.DuckDBPyConnection, where: Where, method: FlakyMethod, limit: int,
+def matrix(cur: duckdb.DuckDBPyConnection, pairs: pa.Table, where: Where, limit: int,
            offset: int) -> tuple[list[dict[str, Any]], int]:
     """Tests (most failing first) with one cell per hardware they ran on, from the same pairs."""
-    sql = PAIRS.format(where=where.sql()) + """, tests AS (
+    cur.register("pairs", pairs)
+    sql = f"""WITH chosen AS (SELECT * FROM pairs {where.sql()}), tests AS (
           SELECT test_id, sum(failures) AS failing, max(score) AS worst, count(*) OVER () AS total
-          FROM scored GROUP BY test_id ORDER BY failing DESC, worst DESC, test_id LIMIT $limit OFFSET $offset)
+          FROM chosen GROUP BY test_id ORDER BY failing DESC, worst DESC, test_id LIMIT $limit OFFSET $offset)
         SELECT t.test_id, t.total, s.hardware, s.runs, s.failures, s.verdict, s.last_outcome
-        FROM tests t JOIN scored s USING (test_id) ORDER BY t.failing DESC, t.worst DESC, t.test_id, s.hardware"""
-    rows = cur.execute(sql, {**where.params, **_method(method), "limit": limit, "offset": offset}).fetchall()
+        FROM tests t JOIN chosen s USING (test_id) ORDER BY t.failing DESC, t.worst DESC, t.test_id, s.hardware"""
+    rows = cur.execute(sql, {**where.params, "limit": limit, "offset": offset}).fetchall()
     tests: dict[str, dict[str, Any]] = {}
     for test_id, _, hardware, runs, failures, verdict, last in rows:
         cell = {"runs": runs, "failures": failures, "pass_rate": round(1 - failures / runs, 3), "verdict": verdict,
                 "last_outcome": last}
         tests.setdefault(test_id, {"test_id": test_id, "cells": {}})["cells"][hardware] = cell
     return list(tests.values()), rows[0][1] if rows else 0
-
-
-def _method(method: FlakyMethod) -> dict[str, Any]:
-    return {"window": method.window, "min_runs": method.min_runs, "flip_threshold": method.flip_threshold}
 
 
 # Per worker and hardware: attempts on tests that passed on another worker of that hardware at the

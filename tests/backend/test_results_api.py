@@ -24,7 +24,7 @@ def get(client, path, token=None, **params):
 @pytest.fixture(scope="module")
 def fleet(tmp_path_factory):
     """One server holding the whole simulation (read-only tests share it)."""
-    settings = make_settings(tmp_path_factory.mktemp("sim"))
+    settings = make_settings(tmp_path_factory.mktemp("sim"), analytics_interval=0)
     with TestClient(create_app(settings)) as client:
         attach_tokens(client, client)
         for events in (SIM.tests, SIM.benchmarks):
