@@ -134,6 +134,20 @@ class MonitoringClient:
         self.emit(_event("link", ts, source=clip_name(source), target=clip_name(target), rtt_ms=rtt_ms,
                          bandwidth_bps=bandwidth_bps))
 
+    def test_result(self, run_id: str, test_id: str, outcome: str, worker_id: str, hardware: str,
+                    duration_s: float | None = None, commit: str | None = None, branch: str | None = None,
+                    attempt: int = 1, error: str | None = None, ts: float | None = None) -> None:
+        """One attempt of one test: outcome passed, failed, error, skipped or timed_out; attempt 2+ for reruns."""
+        self.emit(_event("test_result", ts, run_id=clip_name(run_id), test_id=clip_name(test_id), outcome=outcome,
+                         worker_id=clip_name(worker_id), hardware=hardware, duration_s=duration_s, commit=commit,
+                         branch=branch, attempt=attempt, error=clip_error(error)))
+
+    def benchmark_result(self, run_id: str, benchmark: str, value: float, unit: str, worker_id: str, hardware: str,
+                         lower_is_better: bool = True, commit: str | None = None, ts: float | None = None) -> None:
+        self.emit(_event("benchmark_result", ts, run_id=clip_name(run_id), benchmark=clip_name(benchmark),
+                         value=value, unit=unit, worker_id=clip_name(worker_id), hardware=hardware,
+                         lower_is_better=lower_is_better, commit=commit))
+
     def emit(self, event: Event) -> None:
         """Queues any ready-made event; starts the sender lazily so constructing a client is free."""
         self.buffer.put(event)

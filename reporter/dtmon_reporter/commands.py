@@ -1,4 +1,4 @@
-"""CLI subcommands `agent`, `run-tests` and `demo`; backend/cli.py calls `register(subparsers)`."""
+"""CLI subcommands `agent`, `run-tests`, `upload-junit` and `demo`; backend/cli.py calls `register(subparsers)`."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import argparse
 import os
 import shlex
 import signal
+import socket
 import sys
 import threading
 from typing import TYPE_CHECKING, Callable
@@ -17,9 +18,10 @@ HARDWARE_HELP = "cpu cuda rocm mps openvino qnn webgpu webnn"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Adds the three worker-side subcommands to the backend's argparse tree."""
+    """Adds the worker-side subcommands to the backend's argparse tree."""
     _add_agent(subparsers)
     _add_run_tests(subparsers)
+    _add_upload_junit(subparsers)
     _add_demo(subparsers)
 
 
@@ -152,6 +154,51 @@ def _ensure_plugin(client: object, backend: tuple[str, str] | None) -> None:
     if not client.run_on_scheduler(lambda dask_scheduler: DtmonSchedulerPlugin.name in dask_scheduler.plugins):
         client.register_plugin(DtmonSchedulerPlugin(*backend), name=DtmonSchedulerPlugin.name)
         client.register_plugin(DtmonWorkerPlugin())
+
+
+# -- upload-junit ----------------------------------------------------------------------
+def _add_upload_junit(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("upload-junit", help="send a JUnit XML report from any test runner",
+                                   description="Posts the file to POST /api/results/junit; the server parses it "
+                                   "(each test case becomes one test result). Exit 0 when accepted, 1 when refused.")
+    parser.add_argument("report", help="JUnit XML file, e.g. from pytest --junitxml=report.xml")
+    parser.add_argument("--run-id", required=True, help="id of this test run (one per suite invocation)")
+    parser.add_argument("--hardware", required=True, help=f"backend the tests ran on ({HARDWARE_HELP})")
+    parser.add_argument("--worker-id", default=socket.gethostname(), help="machine that ran them (default: this host)")
+    parser.add_argument("--commit", help="git commit of the suite (default: of the current directory's checkout)")
+    parser.add_argument("--branch", help="git branch of the suite (default: of the current directory's checkout)")
+    _backend_flags(parser)
+    parser.set_defaults(func=upload_junit)
+
+
+def upload_junit(args: argparse.Namespace, out: Callable[[str], None] = print) -> int:
+    import httpx
+
+    from dtmon_reporter.client import normalise_base_url
+    from dtmon_reporter.gitinfo import revision
+
+    url, token = _backend(args)
+    try:
+        with open(args.report, "rb") as handle:
+            body = handle.read()
+    except OSError as exc:
+        out(f"error: report: cannot read {args.report}: {exc.strerror}")
+        return 2
+    commit, branch = revision(os.getcwd())
+    params = {"run_id": args.run_id, "worker_id": args.worker_id, "hardware": args.hardware.lower(),
+              "commit": args.commit or commit, "branch": args.branch or branch}
+    try:
+        response = httpx.post(f"{normalise_base_url(url)}/api/results/junit", content=body, timeout=120,
+                              params={key: value for key, value in params.items() if value},
+                              headers={"Authorization": f"Bearer {token}", "Content-Type": "application/xml"})
+    except httpx.HTTPError as exc:
+        out(f"error: cannot reach {url}: {type(exc).__name__}: {exc}")
+        return 1
+    if not response.is_success:
+        out(f"error: the server refused the report: HTTP {response.status_code}: {response.text[:500]}")
+        return 1
+    out(f"uploaded {response.json()['accepted']} test results of run {args.run_id}")
+    return 0
 
 
 # -- demo ------------------------------------------------------------------------------

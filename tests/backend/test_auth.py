@@ -11,9 +11,11 @@ from support import bearer
 PUBLIC = {("GET", "/api/health"), ("POST", "/api/auth/login"), ("POST", "/api/auth/session"),
           ("POST", "/api/auth/session/end"), ("POST", "/api/auth/oidc")}
 ANY_ROLE = {("POST", "/api/auth/logout"), ("GET", "/api/auth/me"), ("POST", "/api/auth/password")}
-INGEST = {("POST", "/api/ingest")}
+INGEST = {("POST", "/api/ingest"), ("POST", "/api/results/junit"), ("GET", "/api/runner/plan")}
 ADMIN_PREFIXES = ("/api/auth/tokens", "/api/auth/users", "/api/auth/sessions", "/api/demo", "/api/admin")
-ADMIN_EXACT = {("POST", "/api/sql")}
+ADMIN_EXACT = {("POST", "/api/sql"), ("POST", "/api/tests/quarantine"), ("POST", "/api/tests/quarantine/release"),
+               ("PUT", "/api/workers/x/drain"), ("DELETE", "/api/workers/x/drain"),
+               ("PUT", "/api/benchmarks/changes/triage")}
 ADMIN_WRITES = ("/api/alerts/rules", "/api/layout/default")
 
 

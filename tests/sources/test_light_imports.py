@@ -12,7 +12,7 @@ PROGRAM = f"""
 import sys
 for name in {BLOCKED!r}:
     sys.modules[name] = None  # any import of these now fails
-import dtmon_reporter.agent, dtmon_reporter.commands, dtmon_reporter.diffing, dtmon_reporter.hardware
+import dtmon_reporter.agent, dtmon_reporter.commands, dtmon_reporter.diffing, dtmon_reporter.hardware, dtmon_reporter.gitinfo
 from dtmon_reporter.monitoring import MonitoringSystem
 from dtmon_reporter.client import MonitoringClient, _encode
 assert _encode({{"events": [{{"kind": "worker_offline"}}]}}) == b'{{"events":[{{"kind":"worker_offline"}}]}}'
