@@ -16,6 +16,8 @@ CORE_PAGES = [
     ("pages/tasks.py", "Tasks", ":material/checklist:", "tasks"),
     ("pages/network.py", "Network", ":material/hub:", "network"),
     ("pages/hardware.py", "Hardware", ":material/memory:", "hardware"),
+    ("pages/tests.py", "Tests", ":material/science:", "tests"),
+    ("pages/benchmarks.py", "Benchmarks", ":material/speed:", "benchmarks"),
 ]
 # Written by another engineer; listed when present so a partial checkout still starts.
 OPTIONAL_PAGES = [

@@ -5,7 +5,7 @@ from urllib.parse import quote
 import pandas as pd
 import streamlit as st
 
-from ui import charts, data, layouts, session
+from ui import charts, data, layouts, session, worker_tests
 from ui.history_view import range_control
 from ui.fmt import HARDWARE_LABELS, ago, gigabytes, hardware_label, health_mark, percent, status_mark
 from ui.tables import coloured, count_caption, task_table
@@ -128,3 +128,4 @@ chosen = st.selectbox("Open worker", [None, *[row["id"] for row in result.rows]]
                       format_func=lambda w: "choose a worker…" if w is None else w)
 if chosen:
     worker_detail(target, viewer.token, chosen)
+    worker_tests.verdict(target, viewer.token, viewer.is_admin, chosen)
