@@ -12,7 +12,7 @@ from backend.analytics import observers as analytics_observers
 from backend.ingest import IngestService
 from backend.live import Hub
 from backend.settings import Settings
-from storage import quarantine, rollup
+from storage import quarantine, results, rollup
 from storage.alerts import utc_now
 from storage.health import refresh_stale_sql
 from storage.store import Cursor, Store
@@ -49,6 +49,7 @@ class Maintenance:
         s = self.settings
         await self.store.write(rollup.prune(now, s.raw_retention, s.minute_retention, s.hour_retention,
                                             s.task_retention))
+        await self.store.write(results.prune(utc_now(), s.result_retention))
         await self.store.write(quarantine.auto_release(s.quarantine_release_runs, utc_now()))
 
     def start(self) -> None:

@@ -56,6 +56,7 @@ class Settings:
     oidc_user_values: str = ""
     oidc_name_claim: str = "email"
     analytics_interval: float = 5.0
+    result_retention: float = 90 * 86400.0
     flaky_window: int = 30
     flaky_min_runs: int = 10
     flaky_flip_threshold: float = 0.1

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+import duckdb
 import pyarrow as pa
 
 TS = pa.timestamp("us")
@@ -105,3 +109,12 @@ STEPS: list[tuple[str, str, list[str]]] = [
     ("test_result", "ev_test_result", [INSERT_TEST_RESULTS]),
     ("benchmark_result", "ev_benchmark_result", [INSERT_BENCHMARK_RESULTS]),
 ]
+
+
+def prune(now: datetime, retention_s: float) -> Callable[[duckdb.DuckDBPyConnection], int]:
+    """Delete test and benchmark results older than DTMON_RESULT_RETENTION; returns how many."""
+    def write(con: duckdb.DuckDBPyConnection) -> int:
+        cut = now - timedelta(seconds=retention_s)
+        return sum(con.execute(f"DELETE FROM {table} WHERE ts < ?", [cut]).fetchone()[0]
+                   for table in ("test_results", "benchmark_results"))
+    return write

@@ -49,3 +49,16 @@ def test_sdk_sends_both_kinds(live_backend):
     assert [(r["attempt"], r["outcome"]) for r in rows] == [(1, "failed"), (2, "passed")]
     series = live_backend.get("/api/benchmarks/", benchmark="matmul_fp16").json()
     assert series[0]["points"][0]["value"] == 12.5 and series[0]["unit"] == "ms"
+
+
+def test_readme_results_recipe_runs_as_written(live_backend, monkeypatch):
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    recipe = next(b for b in re.findall(r"```python\n(.*?)```", readme, re.S) if "benchmark_result(" in b)
+    monkeypatch.setenv("DTMON_URL", live_backend.url)
+    monkeypatch.setenv("DTMON_TOKEN", live_backend.ingest_token)
+    exec(recipe, {})
+    rows = live_backend.get("/api/tests/history", test_id="tests/test_ops.py::test_matmul[fp16]").json()
+    assert [(r["attempt"], r["outcome"]) for r in rows] == [(1, "failed"), (2, "passed")]
