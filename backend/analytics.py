@@ -116,17 +116,21 @@ def series(settings: Settings, benchmark: str | None, search: str, hardware: str
     return read
 
 
-def observers(settings: Settings, cache: AnalyticsCache | None = None) -> dict[str, Callable[[Cursor, dict[str, Any]], dict[str, float | None]]]:
+Observation = dict[str, float | None]
+
+
+def observers(settings: Settings,
+              cache: AnalyticsCache | None = None) -> dict[str, Callable[[Cursor, dict[str, Any]], Observation]]:
     """The alert metrics measured here: suspect workers (from the cache when it holds a pass) and
     benchmark regressions."""
 
-    def suspect(cur: Cursor, rule: dict[str, Any]) -> dict[str, float | None]:
+    def suspect(cur: Cursor, rule: dict[str, Any]) -> Observation:
         latest = cache.latest if cache is not None else None
         rows = (latest or compute(cur, settings, 0)).suspects
         return {f"worker:{r['worker_id']}": 1.0 for r in rows
                 if r["suspect"] and _in_scope(rule, r["worker_id"], r["hardware"])}
 
-    def regression(cur: Cursor, rule: dict[str, Any]) -> dict[str, float | None]:
+    def regression(cur: Cursor, rule: dict[str, Any]) -> Observation:
         found = changes(settings, "", None, None, "worse")(cur)
         return {f"benchmark:{c['benchmark']}@{c['hardware']}#{c['change_run']}": abs(c["percent"]) for c in found
                 if c["state"] != "expected" and _in_scope(rule, None, c["hardware"])}

@@ -44,13 +44,11 @@ PAGE_REQUESTS = [("/api/tests/flaky", {"verdict": "flaky", "limit": 25}), ("/api
 
 def load(store: Store, events: list[dict], batch: int = 20_000) -> None:
     """Through the ingest write path the server uses (decode, Arrow tables, set-based insert)."""
-    from backend import schemas
-    from backend.ingest import prepared
+    from backend.ingest import BodyWrite
 
     for start in range(0, len(events), batch):
-        decoded = msgspec.json.decode(msgspec.json.encode({"events": events[start:start + batch]}),
-                                      type=schemas.IngestBatch)
-        store.write_sync(prepared(decoded, time.time(), 15.0, lambda _: None).write)
+        body = msgspec.json.encode({"events": events[start:start + batch]})
+        store.write_sync(BodyWrite([(body, time.time())], 15.0, lambda _: None))
 
 
 def accuracy(seed: int, folder: str) -> dict[str, int]:

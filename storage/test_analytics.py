@@ -170,13 +170,6 @@ def _rate(part: int, whole: int) -> float:
     return round(part / whole, 4) if whole else 0.0
 
 
-# The last non-empty line of the error (where the exception usually is), with numbers, addresses
-# and quoted values blanked, so "timeout after 31.2 s" and "after 30.9 s" group together.
-SIGNATURE = r"""left(regexp_replace(regexp_replace(regexp_replace(
-  list_last(list_filter(string_split(trim(coalesce(error, outcome)), chr(10)), lambda x: trim(x) <> '')),
-  '0x[0-9a-fA-F]+', '<addr>', 'g'), '''[^'']*''|"[^"]*"', '"?"', 'g'), '[0-9]+(\.[0-9]+)?', 'N', 'g'), 240)"""
-
-
 def failure_groups(cur: duckdb.DuckDBPyConnection, since: datetime, hardware: str | None, search: str,
                    limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
     """Failed attempts grouped by normalised error signature x hardware, biggest first."""
@@ -187,7 +180,7 @@ def failure_groups(cur: duckdb.DuckDBPyConnection, since: datetime, hardware: st
     if search:
         where.add("(test_id ILIKE $search ESCAPE '\\' OR error ILIKE $search ESCAPE '\\')", search=like(search))
     rows = cur.execute(
-        f"""SELECT {SIGNATURE} AS signature, hardware, count(*) AS failures, count(DISTINCT test_id) AS tests,
+        f"""SELECT error_signature AS signature, hardware, count(*) AS failures, count(DISTINCT test_id) AS tests,
               count(DISTINCT worker_id) AS workers, list(DISTINCT test_id ORDER BY test_id)[:5] AS examples,
               epoch(max(ts)) AS last_seen, count(*) OVER () AS total
             FROM test_results {where.sql()} GROUP BY ALL ORDER BY failures DESC, signature, hardware

@@ -3,7 +3,6 @@
 import subprocess
 import sys
 
-from support import bearer
 
 REPORT = """<?xml version="1.0"?>
 <testsuite name="ci" tests="2"><testcase classname="t.test_x" name="test_ok" time="0.1"/>
