@@ -12,7 +12,7 @@ import threading
 from typing import TYPE_CHECKING, Callable
 
 if TYPE_CHECKING:
-    from dtmon_reporter import run_tests
+    from dtmon_reporter import run_results, run_tests
 
 HARDWARE_HELP = "cpu cuda rocm mps openvino qnn webgpu webnn"
 
@@ -96,6 +96,8 @@ def _add_run_tests(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--isolate", action="store_true", help="a fresh interpreter for every test "
                         "(the same as --chunk-size 1)")
     parser.add_argument("--pytest-args", default="", help="extra pytest arguments, e.g. \"-k 'not slow'\"")
+    parser.add_argument("--reruns", type=int, default=0, help="run failed or timed-out tests again up to N times; "
+                        "each attempt is recorded (default 0)")
     _backend_flags(parser, required=False)
     parser.set_defaults(func=run_tests_command)
 
@@ -106,9 +108,45 @@ def run_tests_command(args: argparse.Namespace, out: Callable[[str], None] = pri
     if not args.scheduler:
         out("error: give --scheduler (or set DASK_SCHEDULER_ADDRESS)")
         return 2
+    if args.reruns < 0:
+        out("error: --reruns must be 0 or more")
+        return 2
+    backend = _backend(args, required=False)
     with Client(args.scheduler, timeout="30s") as client:
-        _ensure_plugin(client, _backend(args, required=False))
-        return _run_suite(client, _run_options(args), out)
+        _ensure_plugin(client, backend)
+        if backend is None:
+            return _run_suite(client, _run_options(args), out)
+        return _run_reported(client, _run_options(args), out, backend)
+
+
+def _run_reported(client: object, options: "run_tests.RunOptions", out: Callable[[str], None],
+                  backend: tuple[str, str]) -> int:
+    """With a backend: skip drained workers, forgive quarantined tests, send one test_result per attempt."""
+    from dataclasses import replace
+
+    from dtmon_reporter import run_tests
+    from dtmon_reporter.client import MonitoringClient
+    from dtmon_reporter.gitinfo import revision
+    from dtmon_reporter.run_results import PlanError, ResultSender, allowed_workers, fetch_plan
+
+    try:
+        plan = fetch_plan(*backend)
+    except PlanError as exc:
+        out(f"error: {exc}")
+        return 2
+    workers = allowed_workers(client, plan.drained)
+    if workers == []:
+        out(f"error: every worker is drained ({', '.join(sorted(plan.drained))}); undrain one on the dashboard")
+        return 2
+    hardware = next((h for h in options.hardware if h != "cpu"), "cpu")
+    options = replace(options, workers=workers, quarantined=lambda node_id: plan.is_quarantined(node_id, hardware))
+    sender = MonitoringClient(*backend)
+    results = ResultSender(sender, run_tests.new_run_id(), hardware, *revision(options.cwd))
+    try:
+        return _run_suite(client, options, out, results)
+    finally:
+        if not sender.close(30):
+            out(f"warning: {sender.pending} test results could not be delivered to {backend[0]}")
 
 
 def _run_options(args: argparse.Namespace) -> "run_tests.RunOptions":
@@ -116,7 +154,7 @@ def _run_options(args: argparse.Namespace) -> "run_tests.RunOptions":
 
     return run_tests.RunOptions(paths=args.paths, hardware=[h.lower() for h in args.hardware],
                                 priority=args.priority, type=args.type, timeout_s=args.timeout,
-                                pytest_args=shlex.split(args.pytest_args),
+                                pytest_args=shlex.split(args.pytest_args), reruns=args.reruns,
                                 chunk_size=1 if args.isolate else args.chunk_size)
 
 
@@ -126,9 +164,18 @@ def _positive_int(text: str) -> int:
     return int(text)
 
 
-def _run_suite(client: object, options: "run_tests.RunOptions", out: Callable[[str], None]) -> int:
-    """Refuses hardware nobody offers, runs, prints each result and the summary."""
+def _run_suite(client: object, options: "run_tests.RunOptions", out: Callable[[str], None],
+               results: "run_results.ResultSender | None" = None) -> int:
+    """Refuses hardware nobody offers, runs, prints each result (and sends it) and the summary."""
     from dtmon_reporter import run_tests
+
+    def on_result(outcome: "run_tests.Outcome") -> None:
+        mark = " (quarantined)" if outcome.quarantined and outcome.status in run_tests.FAILED else ""
+        retry = f" (attempt {outcome.attempt})" if outcome.attempt > 1 else ""
+        out(f"{outcome.status.upper():9} {outcome.node_id}{retry}{mark}")
+        if results is not None:
+            results.send(outcome.node_id, outcome.status, outcome.attempt, outcome.worker, outcome.seconds,
+                         outcome.error)
 
     missing = run_tests.missing_hardware(client, options.hardware)
     if missing:
@@ -136,7 +183,7 @@ def _run_suite(client: object, options: "run_tests.RunOptions", out: Callable[[s
             "or --resources)")
         return 2
     try:
-        summary = run_tests.run(client, options, on_result=lambda o: out(f"{o.status.upper():9} {o.node_id}"))
+        summary = run_tests.run(client, options, on_result=on_result, run_id=results and results.run_id)
     except run_tests.CollectionError as exc:
         out(f"error: pytest could not collect the tests:\n{exc}")
         return 2

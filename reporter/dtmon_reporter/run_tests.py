@@ -14,7 +14,7 @@ import secrets
 import subprocess
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -22,6 +22,7 @@ import dask
 from distributed import Client, Future, as_completed
 
 from dtmon_reporter.pytest_task import TOPIC, pytest_command, run_chunk, task_id
+from dtmon_reporter.run_results import ran_on
 
 MAX_CHUNK = 250
 
@@ -42,6 +43,9 @@ class RunOptions:
     pytest_args: list[str] = field(default_factory=list)
     cwd: str = field(default_factory=os.getcwd)
     chunk_size: int | None = None  # None: sized from the number of tests and worker threads; 1: fresh interpreter each
+    reruns: int = 0  # run what failed or timed out again, up to this many times
+    workers: list[str] | None = None  # worker addresses allowed to run tests (None: any)
+    quarantined: Callable[[str], bool] = lambda node_id: False  # failures forgiven in the exit code
 
 
 @dataclass
@@ -61,9 +65,13 @@ class Outcome:
     status: str  # passed, failed, timed_out, skipped, error, canceled
     error: str = ""
     seconds: float = 0.0
+    attempt: int = 1
+    worker: str | None = None  # dashboard id of the worker that ran it
+    quarantined: bool = False
 
 
 STATUSES = ("passed", "failed", "timed_out", "skipped", "error", "canceled")
+FAILED = ("failed", "timed_out", "error", "canceled")
 
 
 @dataclass
@@ -79,7 +87,7 @@ class RunSummary:
 
     @property
     def failures(self) -> list[Outcome]:
-        return [o for o in self.outcomes if o.status in ("failed", "timed_out", "error", "canceled")]
+        return [o for o in self.outcomes if o.status in FAILED and not o.quarantined]
 
     @property
     def exit_code(self) -> int:
@@ -89,9 +97,13 @@ class RunSummary:
         return 1 if self.failures else 0
 
     def text(self) -> str:
-        """Human summary: one line per failure, then the tally."""
+        """Human summary: one line per failure, quarantined failure and pass on rerun, then the tally."""
         lines = [f"{'ERROR' if o.status == 'error' else 'FAILED'} {o.node_id} [{o.status}]: {_first_line(o.error)}"
                  for o in self.failures]
+        lines += [f"QUARANTINED {o.node_id} [{o.status}] (does not fail the run): {_first_line(o.error)}"
+                  for o in self.outcomes if o.status in FAILED and o.quarantined]
+        lines += [f"FLAKY {o.node_id}: passed on attempt {o.attempt}" for o in self.outcomes
+                  if o.status == "passed" and o.attempt > 1]
         tally = ", ".join(f"{self.count(s)} {s.replace('_', ' ')}" for s in STATUSES if self.count(s))
         lines.append(f"run {self.run_id}: {tally or 'nothing ran'} in {self.seconds:.1f} s")
         return "\n".join(lines)
@@ -155,7 +167,8 @@ def submit_chunks(client: Client, collection: Collection, options: RunOptions, r
                                  "task_ids": [task_id(node_id, run_id) for node_id in chunk]})
         with dask.annotate(type=options.type, hardware=list(options.hardware) or ["cpu"]):
             future = client.submit(run_chunk, chunk, collection.rootdir, options.timeout_s, list(options.pytest_args),
-                                   run_id, key=key, priority=options.priority, resources=resources, pure=False)
+                                   run_id, key=key, priority=options.priority, resources=resources,
+                                   workers=options.workers, pure=False)
         futures[future] = chunk
     return futures
 
@@ -170,28 +183,51 @@ def chunk_outcomes(future: Future, chunk: list[str]) -> list[Outcome]:
     return [Outcome(node_id, "failed", f"the chunk running it failed: {error!r}") for node_id in chunk]
 
 
-def wait_results(futures: dict[Future, list[str]], on_result: Callable[[Outcome], None]) -> list[Outcome]:
+def wait_results(client: Client, futures: dict[Future, list[str]], options: RunOptions, attempt: int,
+                 on_result: Callable[[Outcome], None]) -> list[Outcome]:
     """Collects outcomes as chunks finish, so progress prints while the rest still runs."""
     outcomes = []
     for future in as_completed(list(futures)):
+        worker = ran_on(client, [future.key]).get(future.key)
         for outcome in chunk_outcomes(future, futures[future]):
+            outcome.attempt, outcome.worker = attempt, worker
+            outcome.quarantined = options.quarantined(outcome.node_id)
             on_result(outcome)
             outcomes.append(outcome)
     return outcomes
 
 
-def run(client: Client, options: RunOptions, on_result: Callable[[Outcome], None] = lambda o: None) -> RunSummary:
-    """Collects, submits and waits; the caller owns the Dask client. Uncollectable paths are errors."""
+def new_run_id() -> str:
+    return secrets.token_hex(3)
+
+
+def run(client: Client, options: RunOptions, on_result: Callable[[Outcome], None] = lambda o: None,
+        run_id: str | None = None) -> RunSummary:
+    """Collects, submits and waits (then reruns what failed, as asked); the caller owns the Dask client.
+    Uncollectable paths are errors."""
     started = time.monotonic()
-    summary = RunSummary(run_id=secrets.token_hex(3))
+    summary = RunSummary(run_id=run_id or new_run_id())
     collection = collect(options)
     for path, text in collection.errors:
         summary.outcomes.append(Outcome(path, "error", f"pytest could not collect it:\n{text}"))
         on_result(summary.outcomes[-1])
-    futures = submit_chunks(client, collection, options, summary.run_id)
-    try:
-        summary.outcomes += wait_results(futures, on_result)
-    finally:
-        client.cancel([f for f in futures if not f.done()])
+    summary.outcomes += _attempt(client, collection, options, summary.run_id, 1, on_result)
+    for attempt in range(2, options.reruns + 2):
+        again = [o.node_id for o in summary.outcomes if o.status in ("failed", "timed_out") and o.attempt == attempt - 1]
+        if not again:
+            break
+        latest = {o.node_id: o for o in _attempt(client, replace(collection, node_ids=again, errors=[]), options,
+                                                  f"{summary.run_id}.{attempt}", attempt, on_result)}
+        summary.outcomes = [latest.get(o.node_id, o) for o in summary.outcomes]
     summary.seconds = time.monotonic() - started
     return summary
+
+
+def _attempt(client: Client, collection: Collection, options: RunOptions, run_id: str, attempt: int,
+             on_result: Callable[[Outcome], None]) -> list[Outcome]:
+    """One pass over the collection; a rerun's tasks carry their own run id (node@run.attempt)."""
+    futures = submit_chunks(client, collection, options, run_id)
+    try:
+        return wait_results(client, futures, options, attempt, on_result)
+    finally:
+        client.cancel([f for f in futures if not f.done()])
