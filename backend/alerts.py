@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import operator
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -21,6 +22,7 @@ COMPARISONS: dict[str, Callable[[float, float], bool]] = {
     "==": operator.eq, "!=": operator.ne,
 }
 SEVERITIES = ("info", "warning", "critical")
+MAX_RULE_SECONDS = 30 * 86400
 Key = tuple[int, str]
 
 
@@ -84,16 +86,32 @@ def evaluate(
     next_state: dict[Key, SubjectState] = {}
     transitions: list[Transition] = []
     for rule_id, rule in enabled.items():
-        seen = observations.get(rule_id, {})
-        scopes = set(seen) | {scope for (rid, scope) in previous if rid == rule_id}
-        for scope in sorted(scopes):
-            state, transition = _step(rule, scope, seen.get(scope), previous.get((rule_id, scope)), now)
-            if state:
-                next_state[(rule_id, scope)] = state
-            if transition:
-                transitions.append(transition)
+        kept = {key: state for key, state in previous.items() if key[0] == rule_id}
+        try:
+            if rule_id not in observations:  # not measurable this time: nothing changes for it
+                raise ValueError("no observation")
+            states, found = _evaluate_rule(rule, observations[rule_id], kept, now)
+        except (OverflowError, ValueError, TypeError, KeyError) as error:
+            log.warning("alert rule %s skipped in this evaluation: %s", rule_id, error)
+            states, found = kept, []
+        next_state.update(states)
+        transitions.extend(found)
     transitions.extend(_orphans(enabled, previous, now))
     return next_state, transitions
+
+
+def _evaluate_rule(rule: dict[str, Any], seen: Mapping[str, float | None], previous: Mapping[Key, SubjectState],
+                   now: datetime) -> tuple[dict[Key, SubjectState], list[Transition]]:
+    """One rule over its scopes; raises on a rule that cannot be evaluated, so it alone is skipped."""
+    states: dict[Key, SubjectState] = {}
+    transitions: list[Transition] = []
+    for scope in sorted(set(seen) | {scope for (_, scope) in previous}):
+        state, transition = _step(rule, scope, seen.get(scope), previous.get((rule["id"], scope)), now)
+        if state:
+            states[(rule["id"], scope)] = state
+        if transition:
+            transitions.append(transition)
+    return states, transitions
 
 
 def _orphans(enabled: Mapping[int, dict[str, Any]], previous: Mapping[Key, SubjectState],
@@ -123,10 +141,15 @@ def validate_rule(data: Mapping[str, Any], partial: bool = False) -> dict[str, A
     _check_choice(cleaned, "comparison", COMPARISONS)
     _check_choice(cleaned, "severity", SEVERITIES)
     for name in ("threshold", "for_seconds", "window_seconds"):
-        if name in cleaned and (not isinstance(cleaned[name], (int, float)) or isinstance(cleaned[name], bool)):
-            raise ValueError(f"{name}: must be a number")
-    if float(cleaned.get("for_seconds", 0)) < 0 or float(cleaned.get("window_seconds", 1)) <= 0:
-        raise ValueError("for_seconds/window_seconds: must be positive")
+        if name in cleaned and (not isinstance(cleaned[name], (int, float)) or isinstance(cleaned[name], bool)
+                                or not math.isfinite(cleaned[name])):
+            raise ValueError(f"{name}: must be a finite number")
+    if not 0 <= float(cleaned.get("for_seconds", 0)) <= MAX_RULE_SECONDS:
+        raise ValueError(f"for_seconds: must be between 0 and {MAX_RULE_SECONDS} (30 days)")
+    if not 0 < float(cleaned.get("window_seconds", 1)) <= MAX_RULE_SECONDS:
+        raise ValueError(f"window_seconds: must be above 0 and at most {MAX_RULE_SECONDS} (30 days)")
+    if abs(float(cleaned.get("threshold", 0))) > 1e15:
+        raise ValueError("threshold: must be within ±1e15")
     _check_scope(cleaned)
     _check_webhook(cleaned)
     return cleaned
@@ -221,9 +244,10 @@ def cluster_health(settings: Settings) -> Callable[[Any], float | None]:
 async def run_alert_loop(store: Store, settings: Settings, stop: asyncio.Event, health: Callable | None = None,
                          observers: Observers | None = None) -> None:
     """Background task: evaluate every DTMON_ALERT_INTERVAL seconds until `stop` is set."""
-    from backend.webhooks import WebhookDispatcher
+    from backend.webhooks import WebhookDispatcher, allowed_hosts
 
-    dispatcher = WebhookDispatcher(store, timeout_s=settings.webhook_timeout)
+    dispatcher = WebhookDispatcher(store, timeout_s=settings.webhook_timeout,
+                                   allowed=allowed_hosts(settings.webhook_allow_hosts))
     evaluator = AlertEvaluator(store, dispatcher, health or cluster_health(settings), observers)
     interval = settings.alert_interval
     try:

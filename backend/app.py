@@ -8,12 +8,11 @@ import sys
 from contextlib import asynccontextmanager
 from collections.abc import AsyncIterator
 
-from litestar import Litestar
+from litestar import Litestar, Request, Response
 from litestar.datastructures import State
 from litestar.exceptions import ValidationException
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import JsonRenderPlugin
 
 from backend import routes_auth, routes_ingest, routes_live, routes_oidc, routes_results, routes_users
 from backend.analytics import AnalyticsCache
@@ -23,6 +22,7 @@ from backend.ingest import IngestService
 from backend.layouts import LayoutService
 from backend.live import Hub
 from backend.oidc import SingleSignOn
+from backend.openapi_doc import DocumentedJson
 from backend.routes_layout import LayoutController
 from backend.routes_monitoring import MonitoringController
 from backend.settings import Settings
@@ -76,11 +76,18 @@ def create_app(settings: Settings, store: Store | None = None) -> Litestar:
         state=state,
         lifespan=[lifespan],
         middleware=[DefineMiddleware(TokenMiddleware)],
-        exception_handlers={ValidationException: name_client_parameters},
+        exception_handlers={ValidationException: name_client_parameters, UnicodeDecodeError: unreadable_body,
+                            RecursionError: unreadable_body},
         request_max_body_size=settings.max_body_bytes,
         openapi_config=OpenAPIConfig(title="Test fleet monitoring API", version=routes_live.VERSION,
-                                     path="/api/schema", render_plugins=[JsonRenderPlugin()]),
+                                     path="/api/schema", render_plugins=[DocumentedJson()]),
     )
+
+
+def unreadable_body(request: Request, error: Exception) -> Response:
+    """msgspec raises these (not a validation error) for invalid UTF-8 and for JSON nested too deeply."""
+    reason = "not valid UTF-8" if isinstance(error, UnicodeDecodeError) else "nested too deeply"
+    return Response({"status_code": 400, "detail": f"request body: {reason}"}, status_code=400)
 
 
 async def open_backend(state: State) -> None:

@@ -44,8 +44,10 @@ def decode_batch(body: bytes) -> schemas.IngestBatch:
         return DECODER.decode(body)
     except msgspec.ValidationError as exc:
         raise _validation_error(str(exc)) from None
-    except msgspec.DecodeError as exc:
+    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
         raise BatchError(f"body is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise BatchError("body is not valid JSON: nested too deeply") from None
 
 
 def _validation_error(message: str) -> BatchError:
@@ -63,12 +65,13 @@ def _us(epoch: float) -> int:
     return int(round(epoch * 1_000_000))
 
 
-def tables_of(events: list[schemas.Event], received: float) -> dict[str, pa.Table]:
-    """Arrow tables per storage group; a bad ts names its event."""
+def tables_of(events: list[schemas.Event], received: float, max_skew_s: float) -> dict[str, pa.Table]:
+    """Arrow tables per storage group; a bad ts (unreadable, or ahead of our clock by more than the
+    allowed skew) or capabilities nested too deeply name their event."""
     try:
-        return tables_by_group(events, received)
+        return tables_by_group(events, received, max_skew_s)
     except BadTimestamp as exc:
-        raise BatchError(f"events[{exc.index}].ts: {exc}", exc.index, "ts") from None
+        raise BatchError(f"events[{exc.index}].{exc.field}: {exc}", exc.index, exc.field) from None
 
 
 @dataclass
@@ -95,7 +98,8 @@ class RejectedBody(Exception):
     error: BatchError
 
 
-def merged_tables(batches: list[schemas.IngestBatch], received: list[float]) -> dict[str, pa.Table]:
+def merged_tables(batches: list[schemas.IngestBatch], received: list[float],
+                  max_skew_s: float) -> dict[str, pa.Table]:
     """One Arrow pass over many bodies: with one-event bodies the per-table costs dominate."""
     if not batches:
         return {}
@@ -104,11 +108,11 @@ def merged_tables(batches: list[schemas.IngestBatch], received: list[float]) -> 
     positions = np.arange(int(sizes.sum())) - np.repeat(starts, sizes)
     defaults = np.repeat(np.asarray(received), sizes) + positions * 1e-6
     try:
-        return tables_by_group([event for batch in batches for event in batch.events], defaults)
+        return tables_by_group([event for batch in batches for event in batch.events], defaults, max_skew_s)
     except BadTimestamp as exc:
         index = int(positions[exc.index])
         body = int(np.searchsorted(starts, exc.index, side="right")) - 1
-        raise RejectedBody(body, BatchError(f"events[{index}].ts: {exc}", index, "ts")) from None
+        raise RejectedBody(body, BatchError(f"events[{index}].{exc.field}: {exc}", index, exc.field)) from None
 
 
 class BodyWrite:
@@ -119,14 +123,17 @@ class BodyWrite:
     """
 
     def __init__(self, bodies: list[tuple[bytes, float]], offline_after_s: float,
-                 on_commit: Callable[[dict[str, pa.Table]], None]) -> None:
+                 on_commit: Callable[[dict[str, pa.Table]], None], max_skew_s: float = Settings.max_clock_skew) -> None:
         self.bodies, self.offline_after_s, self.on_commit = bodies, offline_after_s, on_commit
         self.size = sum(len(body) for body, _ in bodies)  # the store waits for more while groups are small
+        self.max_skew_s = max_skew_s
         self._applied: ApplyEvents | None = None
 
     @classmethod
     def merge(cls, writes: list["BodyWrite"]) -> "BodyWrite":
-        return cls([body for write in writes for body in write.bodies], writes[0].offline_after_s, writes[0].on_commit)
+        first = writes[0]
+        return cls([body for write in writes for body in write.bodies], first.offline_after_s, first.on_commit,
+                   first.max_skew_s)
 
     def __call__(self, con: Any) -> Accepted | BatchError | list[Accepted | BatchError]:
         """A rejected body is returned as its error, so it fails alone and the others commit."""
@@ -144,7 +151,8 @@ class BodyWrite:
         while True:
             valid = [i for i, outcome in enumerate(outcomes) if not isinstance(outcome, BatchError)]
             try:
-                return merged_tables([outcomes[i] for i in valid], [self.bodies[i][1] for i in valid])
+                received = [self.bodies[i][1] for i in valid]
+                return merged_tables([outcomes[i] for i in valid], received, self.max_skew_s)
             except RejectedBody as rejected:
                 outcomes[valid[rejected.body]] = rejected.error
 
@@ -179,7 +187,7 @@ class IngestService:
         """Decode, validate and commit one request body; returns (accepted, batch id)."""
         try:
             accepted = await self.store.write(BodyWrite([(body, time.time())], self.settings.offline_after,
-                                                        self._committed))
+                                                        self._committed, self.settings.max_clock_skew))
         except BatchError:
             self.batches_rejected += 1
             raise
@@ -188,7 +196,7 @@ class IngestService:
 
     async def ingest(self, batch: schemas.IngestBatch) -> int:
         """Commit a batch the caller decoded (in-process writers such as the benchmarks)."""
-        tables = tables_of(batch.events, time.time())
+        tables = tables_of(batch.events, time.time(), self.settings.max_clock_skew)
         if tables:
             await self.store.write(ApplyEvents(tables, _us(time.time()), self.settings.offline_after, self._committed))
             await self._fold_if_large()

@@ -13,14 +13,16 @@ from litestar.response import Stream
 
 from backend.alerts import COMPARISONS, SEVERITIES, validate_rule
 from backend.auth import requires
+from backend.webhooks import allowed_hosts, redact, refused_target
 from backend.routes_monitoring import RangeName, parse_time, time_range
 from storage import alerts as alert_store
 from storage import history as history_store
 from storage.alert_metrics import METRICS, SCOPE_KINDS
-from storage.export import FORMATS, store_producer, stream_from_thread
+from storage.export import FORMATS, started, store_producer, stream_from_thread
 from storage.sandbox import SqlFailed, SqlRejected, SqlTimedOut, run_select
 from storage.schema_doc import EXAMPLE_QUERIES, describe_schema
 from storage.snapshot import snapshot_frames
+from storage.store import ReadPreempted
 
 Dataset = Literal["workers", "tasks", "samples", "samples_minute", "samples_hour"]
 Limit = Annotated[int, Parameter(ge=1, le=1000)]
@@ -62,11 +64,14 @@ async def sql(request: Request, data: SqlRequest) -> dict[str, Any]:
     limit = max(1, min(data.limit, settings.sql_max_rows))
     await _fold_pending(request)
     try:
-        result = await request.app.state.store.read(lambda cur: run_select(cur, data.sql, limit, settings.sql_timeout))
+        result = await request.app.state.store.read_expendable(
+            lambda cur: run_select(cur, data.sql, limit, settings.sql_timeout, settings.sql_max_bytes))
     except SqlRejected as error:
         raise ClientException(f"rejected: {error}", extra={"reason": "rejected"}) from None
     except SqlTimedOut as error:
         raise ClientException(str(error), extra={"reason": "timeout"}) from None
+    except ReadPreempted as error:
+        raise ClientException(str(error), extra={"reason": "memory"}) from None
     except SqlFailed as error:
         raise ClientException(str(error), extra={"reason": "error"}) from None
     return result.as_dict()
@@ -87,7 +92,7 @@ async def export(request: Request, dataset: Dataset, format_: Literal["csv", "pa
     await _fold_pending(request)
     produce = store_producer(request.app.state.store, dataset, format_, since, until)
     filename = f"{dataset}.{format_}"
-    return Stream(stream_from_thread(produce), media_type=FORMATS[format_],
+    return Stream(await started(stream_from_thread(produce)), media_type=FORMATS[format_],
                   headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
 
@@ -144,11 +149,13 @@ class AlertController(Controller):
 
     @get("/rules")
     async def list_rules(self, request: Request) -> list[dict[str, Any]]:
-        return await request.app.state.store.read(alert_store.list_rules)
+        """Webhook URLs carry keys: only admins see them whole, others see where they point."""
+        rules = await request.app.state.store.read(alert_store.list_rules)
+        return [_shown(rule, request.user.role == "admin") for rule in rules]
 
     @post("/rules", guards=[requires("admin")], status_code=201)
     async def create_rule(self, request: Request, data: dict[str, Any]) -> dict[str, Any]:
-        rule = _valid(data, partial=False)
+        rule = await _valid_target(request, _valid(data, partial=False))
         store = request.app.state.store
         rule_id = await store.write(lambda con: alert_store.insert_rule(con, rule))
         return await store.read(lambda cur: alert_store.get_rule(cur, rule_id))
@@ -159,7 +166,7 @@ class AlertController(Controller):
         current = await store.read(lambda cur: alert_store.get_rule(cur, rule_id))
         if current is None:
             raise NotFoundException(f"no rule {rule_id}")
-        changes = _valid({**current, **data}, partial=False)
+        changes = await _valid_target(request, _valid({**current, **data}, partial=False))
         await store.write(lambda con: alert_store.update_rule(con, rule_id, changes))
         return await store.read(lambda cur: alert_store.get_rule(cur, rule_id))
 
@@ -172,6 +179,20 @@ class AlertController(Controller):
     @get("/deliveries", guards=[requires("admin")])
     async def deliveries(self, request: Request, limit: Limit = 100) -> list[dict[str, Any]]:
         return await request.app.state.store.read(lambda cur: alert_store.list_deliveries(cur, limit))
+
+
+def _shown(rule: dict[str, Any], whole: bool) -> dict[str, Any]:
+    url = rule.get("webhook_url")
+    return {**rule, "webhook_url": url if whole or not url else redact(url), "webhook_set": bool(url)}
+
+
+async def _valid_target(request: Request, rule: dict[str, Any]) -> dict[str, Any]:
+    """A webhook must point at a public address (or a host the settings allow)."""
+    url = rule.get("webhook_url")
+    refused = await refused_target(url, allowed_hosts(_settings(request).webhook_allow_hosts)) if url else None
+    if refused:
+        raise ValidationException(f"webhook_url: {refused}", extra={"field": "webhook_url"})
+    return rule
 
 
 def _valid(data: dict[str, Any], partial: bool) -> dict[str, Any]:

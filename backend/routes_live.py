@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 from litestar import Request, Response, WebSocket, get, websocket
@@ -18,6 +19,7 @@ from storage.store import Cursor
 
 VERSION = "0.1.0"
 SLOW_SUBSCRIBER = 1013
+FULL_SNAPSHOT_EVERY_S = 1.0
 
 
 @get("/api/health")
@@ -35,22 +37,47 @@ async def monitoring_socket(socket: WebSocket) -> None:
     hub: Hub = socket.app.state.hub
     subscriber = hub.subscribe()
     sender = asyncio.create_task(_send_updates(socket, subscriber))
+    snapshots = FullSnapshots(hub, subscriber)
     try:
         with socket.app.state.auth.watching(identity, socket):
-            await _serve_requests(socket, hub, subscriber)
+            await _serve_requests(socket, snapshots)
     except (WebSocketDisconnect, RuntimeError):  # RuntimeError: a revocation closed it meanwhile
         pass
     finally:
         hub.unsubscribe(subscriber)
+        snapshots.cancel()
         sender.cancel()
 
 
-async def _serve_requests(socket: WebSocket, hub: Hub, subscriber: Subscriber) -> None:
+class FullSnapshots:
+    """A full snapshot rebuilds every section: at most one per FULL_SNAPSHOT_EVERY_S per socket,
+    and requests made in between are coalesced into the next one."""
+
+    def __init__(self, hub: Hub, subscriber: Subscriber) -> None:
+        self.hub, self.subscriber = hub, subscriber
+        self.next_at = 0.0
+        self.pending: asyncio.Task | None = None
+
+    def request(self) -> None:
+        if self.pending is None or self.pending.done():
+            self.pending = asyncio.create_task(self._send())
+
+    async def _send(self) -> None:
+        await asyncio.sleep(max(0.0, self.next_at - time.monotonic()))
+        self.next_at = time.monotonic() + FULL_SNAPSHOT_EVERY_S
+        self.subscriber.offer(await self.hub.full_message())
+
+    def cancel(self) -> None:
+        if self.pending is not None:
+            self.pending.cancel()
+
+
+async def _serve_requests(socket: WebSocket, snapshots: FullSnapshots) -> None:
     while True:
         message = await socket.receive_json()
         kind = message.get("type") if isinstance(message, dict) else None
         if kind in ("subscribe_to_monitoring", "request_monitoring_update"):
-            subscriber.offer(await hub.full_message())
+            snapshots.request()
         else:
             await socket.send_json({"type": "error", "detail": f"unknown message type {kind!r}"})
 

@@ -12,6 +12,7 @@ from litestar.params import Parameter
 
 from backend import monitoring
 from backend.auth import requires
+from backend.columns import LATEST_EPOCH
 from backend.responses import listed
 from storage import queries
 
@@ -28,16 +29,22 @@ HEALTHS = {"healthy", "warning", "critical", "unknown"}
 
 
 def parse_time(value: str, field: str) -> float:
-    """Epoch seconds or ISO 8601; a bad value names its query parameter."""
+    """Epoch seconds or ISO 8601 between 1970 and 3000; a bad value names its query parameter."""
     try:
-        return float(value)
+        epoch = float(value)
     except ValueError:
-        pass
+        epoch = _iso_epoch(value, field)
+    if not 0 <= epoch < LATEST_EPOCH:  # also NaN
+        raise ValidationException(f"{field}: must be a time between 1970 and 3000, got {value!r}")
+    return epoch
+
+
+def _iso_epoch(value: str, field: str) -> float:
     try:
         parsed = datetime.fromisoformat(value)
-    except ValueError:
+        return (parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)).timestamp()
+    except (ValueError, OverflowError):
         raise ValidationException(f"{field}: expected epoch seconds or ISO 8601, got {value!r}") from None
-    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)).timestamp()
 
 
 def time_range(range_: str | None, start: str | None, end: str | None) -> tuple[float, float]:

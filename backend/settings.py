@@ -37,6 +37,7 @@ class Settings:
     task_retention: float = 30 * 86400.0
     commit_interval_ms: float = 10.0
     max_body_bytes: int = 16 * 1024 * 1024
+    max_clock_skew: float = 300.0
     session_hours: float = 12.0
     trusted_proxies: str = ""
     snapshot_rows: int = 200
@@ -46,8 +47,10 @@ class Settings:
     duckdb_threads: int = 2
     sql_timeout: float = 10.0
     sql_max_rows: int = 10000
+    sql_max_bytes: int = 16 * 1024 * 1024
     alert_interval: float = 10.0
     webhook_timeout: float = 5.0
+    webhook_allow_hosts: str = ""
     log_level: str = "INFO"
     oidc_metadata_url: str = ""
     oidc_client_id: str = ""

@@ -1,10 +1,17 @@
-"""Webhook delivery: POST JSON with a timeout and retries, outcomes recorded, never blocking."""
+"""Webhook delivery: POST JSON with a timeout and retries, outcomes recorded, never blocking.
+
+Targets must be public: every address the host resolves to is checked when a rule is saved and
+again before each delivery, unless the host is named in DTMON_WEBHOOK_ALLOW_HOSTS.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
+import socket
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -14,12 +21,61 @@ from storage.store import Store
 log = logging.getLogger(__name__)
 
 
+NO_RESPONSE = "no HTTP response (connection refused, failed or timed out)"  # the same for every port
+
+
+def redact(url: str) -> str:
+    """scheme://host[:port]/… : user info, path and query often carry the hook's key."""
+    parts = urlsplit(url)
+    port = f":{parts.port}" if _port(parts) else ""
+    hidden = "/…" if parts.username or parts.password or parts.path.strip("/") or parts.query or parts.fragment else ""
+    return f"{parts.scheme}://{parts.hostname or ''}{port}{hidden}"
+
+
+def _port(parts: Any) -> int | None:
+    try:
+        return parts.port
+    except ValueError:
+        return None
+
+
+def allowed_hosts(setting: str) -> frozenset[str]:
+    """DTMON_WEBHOOK_ALLOW_HOSTS: comma-separated host names (or addresses) exempt from the public-only rule."""
+    return frozenset(host.strip().lower() for host in setting.split(",") if host.strip())
+
+
+async def refused_target(url: str, allowed: frozenset[str]) -> str | None:
+    """Why `url` may not be called, or None: its host must resolve to public addresses only."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    if not host:
+        return "the URL has no host"
+    if host in allowed:
+        return None
+    default_port = 443 if parts.scheme == "https" else 80
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(host, _port(parts) or default_port,
+                                                             type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError):
+        return f"{host} does not resolve"
+    if any(not _public(info[4][0]) for info in infos):
+        return f"{host} resolves to a private, loopback or link-local address (see DTMON_WEBHOOK_ALLOW_HOSTS)"
+    return None
+
+
+def _public(text: str) -> bool:
+    address = ipaddress.ip_address(text.split("%")[0])
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address.is_global and not address.is_multicast
+
+
 class WebhookDispatcher:
     """Delivers payloads on background tasks; `submit` returns at once."""
 
     def __init__(self, store: Store, timeout_s: float = 5.0, attempts: int = 3,
-                 backoff_s: float = 1.0, max_in_flight: int = 100) -> None:
-        self.store = store
+                 backoff_s: float = 1.0, max_in_flight: int = 100, allowed: frozenset[str] = frozenset()) -> None:
+        self.store, self.allowed = store, allowed
         self.timeout_s, self.attempts, self.backoff_s = timeout_s, attempts, backoff_s
         self.max_in_flight = max_in_flight
         self.tasks: set[asyncio.Task] = set()
@@ -38,6 +94,10 @@ class WebhookDispatcher:
 
     async def _deliver(self, url: str, payload: dict[str, Any]) -> None:
         """Try up to `attempts` times with doubling backoff; 2xx is success."""
+        refused = await refused_target(url, self.allowed)
+        if refused:
+            await self._record(url, payload, 0, False, None, f"refused: {refused}")
+            return
         status, error = None, None
         for attempt in range(1, self.attempts + 1):
             status, error = await self._post_once(url, payload)
@@ -52,8 +112,8 @@ class WebhookDispatcher:
         """One POST: (status code, error text or None when delivered)."""
         try:
             response = await self.client.post(url, json=payload)
-        except httpx.HTTPError as failure:
-            return None, f"{type(failure).__name__}: {failure}"[:500]
+        except httpx.HTTPError:
+            return None, NO_RESPONSE
         if 200 <= response.status_code < 300:
             return response.status_code, None
         return response.status_code, f"HTTP {response.status_code}"
@@ -63,9 +123,9 @@ class WebhookDispatcher:
         """Keep the outcome in alert_deliveries; a storage failure is logged, not raised."""
         alert = payload.get("alert") or {}
         delivery = {"alert_id": alert.get("id"), "rule_id": alert.get("rule_id"), "event": payload.get("event", ""),
-                    "url": url, "attempts": attempts, "ok": ok, "status_code": status, "error": error}
+                    "url": redact(url), "attempts": attempts, "ok": ok, "status_code": status, "error": error}
         if not ok:
-            log.warning("webhook %s failed after %d attempts: %s", url, attempts, error)
+            log.warning("webhook %s failed after %d attempts: %s", redact(url), attempts, error)
         try:
             await self.store.write(lambda con: alert_store.record_delivery(con, delivery))
         except Exception:  # the store may be closing at shutdown

@@ -11,6 +11,7 @@ from ui.fmt import escape_markdown
 from ui.history_view import result_chart
 
 RESULT_KEY = "sql_result"
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def use_example(examples: list[dict]) -> None:
@@ -46,6 +47,15 @@ def unique_names(columns: list[str]) -> list[str]:
         seen[name] = seen.get(name, 0) + 1
         names.append(name if seen[name] == 1 else f"{name}_{seen[name]}")
     return names
+
+
+def csv_text(frame: pd.DataFrame) -> str:
+    """The shown result as CSV; text cells that a spreadsheet would run as a formula get a leading '."""
+    return frame.map(defused).to_csv(index=False)
+
+
+def defused(cell: object) -> object:
+    return f"'{cell}" if isinstance(cell, str) and cell[:1] in FORMULA_STARTS else cell
 
 
 def parquet_bytes(frame: pd.DataFrame) -> bytes:
@@ -100,11 +110,12 @@ if "error" in outcome:
 
 answer = outcome["ok"]
 frame = result_frame(answer)
-note = f" (truncated at the row limit of {answer['limit']:,})" if answer["truncated"] else ""
+CUT_AT = {"rows": f"the row limit of {answer['limit']:,}", "bytes": f"the size limit of {answer['max_bytes']:,} bytes"}
+note = f" (truncated at {CUT_AT[answer['truncated_by']]})" if answer["truncated"] else ""
 st.markdown(f"**{answer['row_count']:,} rows**{escape_markdown(note)} in {answer['elapsed_ms']:.1f} ms")
 st.dataframe(frame, hide_index=True, placeholder="NULL", key="sql_result_table")
 downloads = st.columns(2)
-downloads[0].download_button("Download CSV", frame.to_csv(index=False), file_name="query.csv", mime="text/csv",
+downloads[0].download_button("Download CSV", csv_text(frame), file_name="query.csv", mime="text/csv",
                              key="sql_download_csv", on_click="ignore")
 downloads[1].download_button("Download Parquet", parquet_bytes(frame), file_name="query.parquet",
                              mime="application/vnd.apache.parquet", key="sql_download_parquet", on_click="ignore")

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 from typing import Any, Callable, Mapping
 
 import duckdb
+
+log = logging.getLogger(__name__)
 
 FAILED_STATUSES = ("failed", "timed_out", "canceled")
 FINISHED_STATUSES = ("completed",) + FAILED_STATUSES
@@ -135,5 +138,8 @@ def observe_rule(cursor: duckdb.DuckDBPyConnection, rule: dict[str, Any], now: d
 def observe(cursor: duckdb.DuckDBPyConnection, rules: list[dict[str, Any]], now: datetime,
             health: Callable[[duckdb.DuckDBPyConnection], float | None] | None = None,
             observers: Observers | None = None) -> dict[int, Observation]:
-    """Observations for every rule, keyed by rule id."""
-    return {rule["id"]: observe_rule(cursor, rule, now, health, observers) for rule in rules}
+    """Observations keyed by rule id; a rule that cannot be measured is left out, never stops the rest."""
+    observed = {}
+    for rule in rules:
+        try:
+            observed[rule["id"]] = observe_rule(cursor, rule, now, health, observers)

@@ -17,6 +17,7 @@ import pyarrow.parquet as pq
 from storage.queries import ts
 
 BATCH_ROWS = 50_000
+FORMULA_STARTS = "('=', '+', '-', '@', chr(9), chr(13))"
 FORMATS = {"csv": "text/csv; charset=utf-8", "parquet": "application/vnd.apache.parquet"}
 # Dataset name -> (table, time column used by start/end).
 DATASETS = {
@@ -50,17 +51,25 @@ class _Sink(io.RawIOBase):
 
 
 def _csv_columns(cursor: duckdb.DuckDBPyConnection, table: str) -> str:
-    """CSV cannot hold lists or JSON: lists become ';'-joined text, JSON its text."""
+    """CSV cannot hold lists or JSON: lists become ';'-joined text, JSON its text; all text is defused."""
     described = cursor.execute(f"DESCRIBE {table}").fetchall()
     columns = []
     for name, kind, *_ in described:
         if kind.endswith("[]"):
-            columns.append(f"array_to_string({name}, ';') AS {name}")
+            columns.append(f"{_defused(f'array_to_string({name}, chr(59))')} AS {name}")
         elif kind == "JSON" or kind.startswith("STRUCT") or kind.startswith("MAP"):
-            columns.append(f"CAST({name} AS VARCHAR) AS {name}")
+            columns.append(f"{_defused(f'CAST({name} AS VARCHAR)')} AS {name}")
+        elif kind == "VARCHAR":
+            columns.append(f"{_defused(name)} AS {name}")
         else:
             columns.append(name)
     return ", ".join(columns)
+
+
+def _defused(text: str) -> str:
+    """Worker-supplied text starting like a formula (= + - @, tab, CR) gets a leading ' so a
+    spreadsheet shows it instead of running it (OWASP's advice on CSV injection)."""
+    return f"CASE WHEN left({text}, 1) IN {FORMULA_STARTS} THEN chr(39) || {text} ELSE {text} END"
 
 
 def export_query(cursor: duckdb.DuckDBPyConnection, dataset: str, fmt: str,
@@ -114,6 +123,19 @@ async def stream_from_thread(produce: Callable[[], Iterator[bytes]], depth: int 
             yield item
     finally:
         stop.set()  # the client went away or we finished: let the producer end
+
+
+async def started(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    """Wait for the first chunk before answering, so a failure to start is an error status, not
+    a 200 with a truncated body."""
+    first = await anext(chunks, b"")
+
+    async def rest() -> AsyncIterator[bytes]:
+        yield first
+        async for chunk in chunks:
+            yield chunk
+
+    return rest()
 
 
 def _pump(produce: Callable[[], Iterator[bytes]], chunks: queue.Queue, stop: threading.Event) -> None:

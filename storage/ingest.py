@@ -231,10 +231,11 @@ def fold_pending(pending: dict[str, list[pa.Table]], now_us: int,
 
 
 def unfolded(con: duckdb.DuckDBPyConnection) -> dict[str, pa.Table]:
-    """What a crash may have left unfolded: samples newer than any worker's last contact, and
-    every task worker (recounting all of them once at start is cheaper than tracking which)."""
-    samples = con.sql("""SELECT * FROM worker_samples
-        WHERE ts > (SELECT coalesce(max(last_seen), TIMESTAMP '1970-01-01') FROM workers)""").to_arrow_table()
+    """What a crash may have left unfolded: each worker's samples newer than its own last folded
+    heartbeat (never another worker's clock), and every task worker (recounting all of them once
+    at start is cheaper than tracking which)."""
+    samples = con.sql("""SELECT s.* FROM worker_samples s LEFT JOIN workers w ON w.worker_id = s.worker_id
+        WHERE w.last_heartbeat IS NULL OR s.ts > w.last_heartbeat""").to_arrow_table()
     task_workers = con.sql("""SELECT min(ts) AS ts, worker_id FROM task_events WHERE worker_id IS NOT NULL
         GROUP BY worker_id""").to_arrow_table()
     return {group: table for group, table in (("worker_heartbeat", samples), ("task", task_workers))

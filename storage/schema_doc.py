@@ -7,7 +7,7 @@ from typing import Any
 import duckdb
 
 from storage import alerts, results
-from storage.sandbox import PRIVATE_TABLES
+from storage.sql_allowlist import DATA_TABLES
 from storage.schema import TABLE_DESCRIPTIONS
 
 ROLLUP_COLUMNS = {
@@ -72,7 +72,6 @@ COLUMN_MEANINGS: dict[str, dict[str, str]] = {
         "error": "last error", "ts": "recorded (UTC)",
     },
 } | results.COLUMN_MEANINGS
-HIDDEN_TABLES = PRIVATE_TABLES | {"schema_version", "rollup_state", "alert_seed", "analytics_seed"}
 
 EXAMPLE_QUERIES = [
     {"title": "Busiest workers in the last hour",
@@ -103,7 +102,7 @@ def describe_schema(cursor: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
     descriptions = {**TABLE_DESCRIPTIONS, **alerts.TABLE_DESCRIPTIONS, **results.TABLE_DESCRIPTIONS}
     tables: dict[str, dict[str, Any]] = {}
     for table, column, kind in rows:
-        if table in HIDDEN_TABLES:
+        if table not in DATA_TABLES:
             continue
         entry = tables.setdefault(table, {"table": table, "description": descriptions.get(table, ""), "columns": []})
         meaning = COLUMN_MEANINGS.get(table, {}).get(column, "")

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator
 import duckdb
 import pyarrow as pa
 
-from storage.sandbox import PRIVATE_TABLES
+from storage.sql_allowlist import DATA_TABLES
 
 HEADER = struct.Struct(">cQ")
 BATCH_ROWS = 50_000
@@ -36,11 +36,11 @@ def _ipc(batch: pa.RecordBatch) -> bytes:
 
 
 def snapshot_tables(cursor: duckdb.DuckDBPyConnection) -> list[str]:
-    """Every base table of the main schema except the credential tables."""
+    """The data tables ad-hoc SQL may read (an allowlist: credentials and bookkeeping stay out)."""
     rows = cursor.execute(
         "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main' AND NOT temporary ORDER BY table_name"
     ).fetchall()
-    return [name for (name,) in rows if name not in PRIVATE_TABLES]
+    return [name for (name,) in rows if name in DATA_TABLES]
 
 
 def snapshot_frames(cursor: duckdb.DuckDBPyConnection, batch_rows: int = BATCH_ROWS) -> Iterator[bytes]:

@@ -28,6 +28,10 @@ class DatabaseLockedError(RuntimeError):
     """Another process holds the database file (DuckDB allows one writing process)."""
 
 
+class ReadPreempted(RuntimeError):
+    """An expendable read was interrupted because a write ran out of memory while it ran."""
+
+
 def connect(path: str, memory_limit: str = "4GB", threads: int = 2) -> duckdb.DuckDBPyConnection:
     """Open the file with external access off, so user SQL can never reach the file system."""
     if path != ":memory:":
@@ -57,6 +61,7 @@ class Store:
         self._writer: threading.Thread | None = None
         self._guard = threading.Condition()  # the parent connection refuses concurrent calls
         self._readers = 0
+        self._expendable: dict[duckdb.DuckDBPyConnection, bool] = {}  # cursor -> interrupted for a write
         self.commit_lock = threading.Lock()
         self.commits = 0
 
@@ -108,6 +113,34 @@ class Store:
     async def read(self, fn: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
         """Run a read off the event loop."""
         return await asyncio.to_thread(self.read_sync, fn)
+
+    async def read_expendable(self, fn: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
+        """A read (ad-hoc SQL) that a write short of memory may interrupt: acknowledged ingest comes first."""
+        def run(cursor: duckdb.DuckDBPyConnection) -> T:
+            with self._guard:
+                self._expendable[cursor] = False
+            try:
+                return fn(cursor)
+            except Exception as error:
+                if self._expendable.get(cursor):
+                    raise ReadPreempted("the query was stopped: it held memory that incoming data needed") from error
+                raise
+            finally:
+                with self._guard:
+                    self._expendable.pop(cursor, None)
+                    self._guard.notify_all()
+
+        return await self.read(run)
+
+    def _preempt_expendable(self) -> None:
+        """Interrupt expendable reads so the writer's retry finds the memory they held."""
+        deadline = time.monotonic() + 5
+        with self._guard:
+            while self._expendable and time.monotonic() < deadline:
+                for cursor in self._expendable:  # again and again: an interrupt between statements is lost
+                    self._expendable[cursor] = True
+                    cursor.interrupt()
+                self._guard.wait(0.05)
 
     def submit(self, fn: WriteFn) -> Future:
         if self._writer is None:
@@ -165,7 +198,9 @@ class Store:
         units = merge_writes([fn for fn, _ in group])
         try:
             results = self._run_in_transaction(con, [unit for unit, _ in units])
-        except Exception:
+        except Exception as error:
+            if isinstance(error, duckdb.OutOfMemoryException):
+                self._preempt_expendable()
             for fn, future in group:  # one bad write must not sink the others: retry each alone
                 self._commit_one(con, fn, future)
             return

@@ -58,7 +58,26 @@ def test_local_files_refused(client, tmp_path, function):
     target.write_text("a\n1\n")
     response = ask(client, f"SELECT * FROM {function}('{target}')")
     assert response.status_code == 400
-    assert "disabled" in response.json()["detail"]
+    assert response.json()["extra"]["reason"] == "rejected" and function in response.json()["detail"]
+
+
+@pytest.mark.parametrize("sql", [
+    "SELECT * FROM histogram(users, password_hash)",
+    "SELECT * FROM json_execute_serialized_sql(json_serialize_sql('SELECT * FROM api_tokens'))",
+    "SELECT * FROM query('SELECT token_hash FROM api_tokens')",
+    "SELECT current_setting('memory_limit')",
+    "SELECT * FROM enable_logging()",
+])
+def test_credentials_and_settings_are_out_of_reach(client, sql):
+    response = ask(client, sql)
+    assert response.status_code == 400 and response.json()["extra"]["reason"] == "rejected", response.text
+    assert "$argon2" not in response.text
+
+
+def test_result_is_capped_in_bytes(client):
+    client.app.state.settings = client.app.state.settings.replace(sql_max_bytes=100_000)
+    body = ask(client, "SELECT repeat('x', 30000) AS wide FROM range(50)").json()
+    assert body["truncated_by"] == "bytes" and body["max_bytes"] == 100_000 and body["row_count"] == 3
 
 
 def test_long_query_interrupted(client):

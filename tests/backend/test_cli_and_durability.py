@@ -19,9 +19,9 @@ def cli(*args, stdin="", env=None):
                           env=env or ENV, timeout=120)
 
 
-def start_server(db, port):
+def start_server(db, port, env=None):
     process = subprocess.Popen([sys.executable, "-m", "backend", "serve", "--db", db, "--port", str(port)],
-                               env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                               env=env or ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
@@ -59,6 +59,33 @@ def test_acknowledged_events_survive_kill_9(server):
             token = login(http, base)
             cluster = http.get(f"{base}/api/monitoring/cluster", headers=bearer(token)).json()
         assert (cluster["total_workers"], cluster["total_tasks"]) == (50, 30)
+    finally:
+        restarted.terminate()
+        restarted.wait(30)
+
+
+def test_recovery_does_not_depend_on_other_workers_clocks(tmp_path):
+    """A worker whose clock runs ahead (within the allowed skew) must not hide a later acknowledged batch
+    of other workers after kill -9; the per-tick fold is held off so only recovery can bring them back."""
+    db, port = str(tmp_path / "r.duckdb"), free_port()
+    env = ENV | {"DTMON_TICK_INTERVAL": "3600", "DTMON_MAX_CLOCK_SKEW": "120"}
+    process = start_server(db, port, env)
+    base = f"http://127.0.0.1:{port}"
+    with httpx.Client(timeout=30) as http:
+        admin = login(http, base)
+        ingest = make_token(http, admin, "ingest", base)
+        ahead = [{"kind": "worker_heartbeat", "worker_id": "ahead", "cpu_percent": 1, "ts": time.time() + 100}]
+        assert http.post(f"{base}/api/ingest", json={"events": ahead}, headers=bearer(ingest)).status_code == 200
+        assert http.get(f"{base}/api/monitoring/cluster", headers=bearer(admin)).status_code == 200  # folded
+        later = [{"kind": "worker_heartbeat", "worker_id": f"w{i}", "cpu_percent": 40 + i} for i in range(3)]
+        assert http.post(f"{base}/api/ingest", json={"events": later}, headers=bearer(ingest)).status_code == 200
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait(30)
+    restarted = start_server(db, port, env)
+    try:
+        with httpx.Client(timeout=30) as http:
+            workers = http.get(f"{base}/api/monitoring/workers", headers=bearer(login(http, base))).json()
+        assert {worker["id"]: worker["cpu"] for worker in workers} == {"ahead": 1, "w0": 40, "w1": 41, "w2": 42}
     finally:
         restarted.terminate()
         restarted.wait(30)
