@@ -13,7 +13,7 @@ ERROR = {"type": "object", "required": ["status_code", "detail"],
          "properties": {"status_code": {"type": "integer"}, "detail": {"type": "string"},
                         "extra": {"type": ["object", "array", "null"]}}}
 WHY = {400: "a parameter or the body is invalid (detail names it)", 401: "missing, invalid, expired or revoked token",
-       403: "the token's role may not call this route", 404: "no such item", 409: "the item already exists",
+       403: "the token's role may not call this route", 404: "no such item (or single sign-on not configured)", 409: "the item already exists",
        413: "body larger than DTMON_MAX_BODY_BYTES", 422: "an event of the batch is invalid (extra names index and field)",
        429: "too many failed sign-ins; retry later"}
 MEDIA = {"/api/metrics": ["text/plain"], "/api/export/{dataset}": ["text/csv", "application/vnd.apache.parquet"],
@@ -27,7 +27,8 @@ def statuses(path: str, method: str) -> list[int]:
         return []
     if path == "/api/auth/login":
         return [400, 401, 413, 429]
-    answers = [400, 401, 403] + ([404] if "{" in path else []) + ([413] if method in WRITES else [])
+    not_found = "{" in path or path.startswith("/api/auth/oidc")  # single sign-on: 404 until configured
+    answers = [400, 401, 403] + ([404] if not_found else []) + ([413] if method in WRITES else [])
     if path == "/api/ingest":
         answers.append(422)
     if method == "post" and path in ("/api/auth/users", "/api/auth/tokens"):
