@@ -27,8 +27,8 @@ def statuses(path: str, method: str) -> list[int]:
         return []
     if path == "/api/auth/login":
         return [400, 401, 413, 429]
-    not_found = "{" in path or path.startswith("/api/auth/oidc")  # single sign-on: 404 until configured
-    answers = [400, 401, 403] + ([404] if not_found else []) + ([413] if method in WRITES else [])
+    # 404: an id in the path or the body names nothing (or single sign-on is not configured)
+    answers = [400, 401, 403, 404] + ([413] if method in WRITES else [])
     if path == "/api/ingest":
         answers.append(422)
     if method == "post" and path in ("/api/auth/users", "/api/auth/tokens"):

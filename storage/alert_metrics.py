@@ -143,3 +143,6 @@ def observe(cursor: duckdb.DuckDBPyConnection, rules: list[dict[str, Any]], now:
     for rule in rules:
         try:
             observed[rule["id"]] = observe_rule(cursor, rule, now, health, observers)
+        except (OverflowError, ValueError, TypeError, duckdb.Error):
+            log.exception("alert rule %s could not be measured", rule.get("id"))
+    return observed
