@@ -32,6 +32,7 @@ class SubjectState:
 
     breaching_since: datetime
     firing: bool = False
+    value: float | None = None
 
 
 @dataclass(frozen=True)
@@ -53,11 +54,42 @@ def breaches(rule: Mapping[str, Any], value: float | None) -> bool:
     return COMPARISONS[rule["comparison"]](float(value), float(rule["threshold"]))
 
 
+# What each metric measures and the unit its rounded value is shown in.
+LABELS = {"worker_cpu": ("CPU", "%"), "worker_memory": ("memory", "%"),
+          "cluster_success_rate": ("success rate", "%"), "cluster_health": ("health score", "/ 100"),
+          "pending_tasks": ("pending tasks", ""), "task_failure_rate_by_type": ("failure rate", "%"),
+          "task_failure_rate_by_hardware": ("failure rate", "%")}
+OFFLINE_WORDS = {1.0: "offline", None: "no longer reported (removed)"}
+WINDOWED = {"cluster_success_rate", "task_failure_rate_by_type", "task_failure_rate_by_hardware"}
+
+
+def shown_value(metric: str, value: float | None) -> str:
+    """The value rounded, with its unit: what a person reads, not a raw float."""
+    if value is None:
+        return "no data"
+    unit = LABELS.get(metric, ("", ""))[1]
+    rounded = f"{value:,.0f}" if metric == "pending_tasks" else f"{value:,.1f}"
+    return f"{rounded} {unit}".strip()
+
+
+def duration(seconds: float) -> str:
+    """15 min, 1 h, 45 s: how windows and hold times read on screen."""
+    if seconds >= 3600 and seconds % 3600 == 0:
+        return f"{seconds / 3600:g} h"
+    if seconds >= 60 and seconds % 60 == 0:
+        return f"{seconds / 60:g} min"
+    return f"{seconds:g} s"
+
+
 def describe(rule: Mapping[str, Any], scope: str, value: float | None) -> str:
-    """One readable line for banners and webhooks."""
-    shown = "no data" if value is None else f"{value:.1f}"
-    return (f"{METRICS.get(rule['metric'], rule['metric'])} is {shown} on {scope} "
-            f"(rule: {rule['comparison']} {float(rule['threshold']):g} for {float(rule['for_seconds']):g} s)")
+    """One line with the current value, its unit and, for windowed rates, the window it covers."""
+    kind, _, name = scope.partition(":")
+    if rule["metric"] == "worker_offline":
+        return f"{name} is {OFFLINE_WORDS.get(value, 'no longer offline')}"
+    label = LABELS.get(rule["metric"], (METRICS.get(rule["metric"], rule["metric"]), ""))[0]
+    window = f" over the last {duration(float(rule['window_seconds']))}" if rule["metric"] in WINDOWED else ""
+    subject = {"worker": f" on {name}", "hardware": f" on {name}", "type": f" for {name} tasks"}.get(kind, "")
+    return f"{label}{window} is {shown_value(rule['metric'], value)}{subject}"
 
 
 def _step(rule: dict[str, Any], scope: str, value: float | None, prior: SubjectState | None,
@@ -67,7 +99,7 @@ def _step(rule: dict[str, Any], scope: str, value: float | None, prior: SubjectS
         if prior and prior.firing:
             return None, Transition("resolve", rule, scope, value, now, describe(rule, scope, value))
         return None, None
-    state = prior or SubjectState(breaching_since=now)
+    state = replace(prior or SubjectState(breaching_since=now), value=value)
     held_long_enough = now - state.breaching_since >= timedelta(seconds=float(rule["for_seconds"]))
     if held_long_enough and not state.firing:
         message = describe(rule, scope, value)
@@ -114,11 +146,20 @@ def _evaluate_rule(rule: dict[str, Any], seen: Mapping[str, float | None], previ
     return states, transitions
 
 
+def value_updates(rules: list[dict[str, Any]], previous: Mapping[Key, SubjectState],
+                  current: Mapping[Key, SubjectState], now: datetime) -> list[Transition]:
+    """Alerts still firing whose value moved: the stored value and message follow every evaluation."""
+    by_id = {rule["id"]: rule for rule in rules}
+    return [Transition("update", by_id[key[0]], key[1], state.value, now, describe(by_id[key[0]], key[1], state.value))
+            for key, state in current.items()
+            if state.firing and key in previous and previous[key].firing and previous[key].value != state.value]
+
+
 def _orphans(enabled: Mapping[int, dict[str, Any]], previous: Mapping[Key, SubjectState],
              now: datetime) -> list[Transition]:
     """Firing alerts whose rule was disabled or deleted resolve."""
     gone = {"id": 0, "name": "rule removed or disabled", "metric": "", "comparison": ">",
-            "threshold": 0, "for_seconds": 0, "severity": "info"}
+            "threshold": 0, "for_seconds": 0, "window_seconds": 0, "severity": "info"}
     return [
         Transition("resolve", {**gone, "id": rule_id}, scope, None, now, "rule removed or disabled")
         for (rule_id, scope), state in previous.items()
@@ -189,22 +230,27 @@ class AlertEvaluator:
                  observers: Observers | None = None) -> None:
         self.store, self.dispatcher, self.health, self.observers = store, dispatcher, health, observers
         self.state: dict[Key, SubjectState] = {}
+        self._lock = asyncio.Lock()  # the loop and an on-demand evaluation must not interleave
 
     async def restore(self) -> None:
         """Resume the firing alerts stored before a restart, so they can resolve."""
         keys = await self.store.read(alert_store.firing_keys)
-        self.state = {(rule_id, scope): SubjectState(started, True) for rule_id, scope, started in keys}
+        self.state = {(rule_id, scope): SubjectState(started, True, value)
+                      for rule_id, scope, started, value in keys}
 
     async def tick(self, now: datetime | None = None) -> list[Transition]:
-        """One evaluation: observe, evaluate, persist, notify."""
-        now = now or alert_store.utc_now()
-        rules = await self.store.read(lambda cur: alert_store.list_rules(cur, enabled_only=True))
-        observations = await self.store.read(lambda cur: observe(cur, rules, now, self.health, self.observers))
-        self.state, transitions = evaluate(rules, observations, self.state, now)
-        if transitions:
-            alerts = await self.store.write(lambda con: _persist(con, transitions))
-            self._notify(transitions, alerts)
-        return transitions
+        """One evaluation: observe, evaluate, persist, notify (value updates are stored, not sent)."""
+        async with self._lock:
+            now = now or alert_store.utc_now()
+            rules = await self.store.read(lambda cur: alert_store.list_rules(cur, enabled_only=True))
+            observations = await self.store.read(lambda cur: observe(cur, rules, now, self.health, self.observers))
+            previous = self.state
+            self.state, transitions = evaluate(rules, observations, previous, now)
+            changes = transitions + value_updates(rules, previous, self.state, now)
+            if changes:
+                alerts = await self.store.write(lambda con: _persist(con, changes))
+                self._notify(transitions, alerts)
+            return transitions
 
     def _notify(self, transitions: list[Transition], alerts: list[dict[str, Any] | None]) -> None:
         """Hand webhook payloads to the dispatcher, which never blocks this loop."""
@@ -214,15 +260,19 @@ class AlertEvaluator:
                 self.dispatcher.submit(url, webhook_payload(transition, alert))
 
 
-def _persist(con: Any, transitions: list[Transition]) -> list[dict[str, Any] | None]:
-    """Write fire/resolve rows and return the stored alerts in the same order."""
+def _persist(con: Any, changes: list[Transition]) -> list[dict[str, Any] | None]:
+    """Write fire/resolve rows and moved values; returns the stored alerts of fire/resolve in order."""
     stored = []
-    for item in transitions:
+    for item in changes:
         if item.kind == "fire":
             alert_id = alert_store.open_alert(con, item.rule, item.scope, item.at, item.value, item.message)
-        else:
+        elif item.kind == "resolve":
             alert_id = alert_store.close_alert(con, item.rule["id"], item.scope, item.at, item.value)
+        else:
+            continue
         stored.append(alert_store.get_alert(con, alert_id) if alert_id is not None else None)
+    alert_store.update_values(con, [(item.rule["id"], item.scope, item.value, item.message)
+                                    for item in changes if item.kind == "update"])
     return stored
 
 
@@ -241,15 +291,8 @@ def cluster_health(settings: Settings) -> Callable[[Any], float | None]:
     return lambda cursor: monitoring.cluster(settings)(cursor)["health"]["score"]
 
 
-async def run_alert_loop(store: Store, settings: Settings, stop: asyncio.Event, health: Callable | None = None,
-                         observers: Observers | None = None) -> None:
+async def run_alert_loop(evaluator: AlertEvaluator, interval: float, stop: asyncio.Event) -> None:
     """Background task: evaluate every DTMON_ALERT_INTERVAL seconds until `stop` is set."""
-    from backend.webhooks import WebhookDispatcher, allowed_hosts
-
-    dispatcher = WebhookDispatcher(store, timeout_s=settings.webhook_timeout,
-                                   allowed=allowed_hosts(settings.webhook_allow_hosts))
-    evaluator = AlertEvaluator(store, dispatcher, health or cluster_health(settings), observers)
-    interval = settings.alert_interval
     try:
         await evaluator.restore()
         while not stop.is_set():
@@ -259,7 +302,8 @@ async def run_alert_loop(store: Store, settings: Settings, stop: asyncio.Event, 
             except TimeoutError:
                 pass
     finally:
-        await dispatcher.close()
+        if evaluator.dispatcher is not None:
+            await evaluator.dispatcher.close()
 
 
 async def _tick_safely(evaluator: AlertEvaluator) -> None:

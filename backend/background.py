@@ -7,11 +7,13 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
+from backend.alerts import AlertEvaluator, cluster_health, run_alert_loop
 from backend.analytics import AnalyticsCache
 from backend.analytics import observers as analytics_observers
 from backend.ingest import IngestService
 from backend.live import Hub
 from backend.settings import Settings
+from backend.webhooks import WebhookDispatcher
 from storage import quarantine, results, rollup
 from storage.alerts import utc_now
 from storage.health import refresh_stale_sql
@@ -35,6 +37,7 @@ class Maintenance:
         self.store, self.settings, self.hub, self.ingest, self.analytics = store, settings, hub, ingest, analytics
         self.stop = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
+        self.alerts: AlertEvaluator | None = None
 
     async def tick(self) -> None:
         await self.ingest.fold()
@@ -59,10 +62,15 @@ class Maintenance:
         if self.analytics is not None:
             self._tasks.append(asyncio.create_task(self.analytics.run(self.stop), name="analytics"))
             observers = analytics_observers(self.settings, self.analytics)
-        alert_loop = _alert_loop()
-        if alert_loop is not None:
-            self._tasks.append(asyncio.create_task(alert_loop(self.store, self.settings, self.stop, None, observers),
-                                                   name="alerts"))
+        dispatcher = WebhookDispatcher(self.store, timeout_s=self.settings.webhook_timeout)
+        self.alerts = AlertEvaluator(self.store, dispatcher, cluster_health(self.settings), observers)
+        self._tasks.append(asyncio.create_task(
+            run_alert_loop(self.alerts, self.settings.alert_interval, self.stop), name="alerts"))
+
+    async def evaluate_alerts(self) -> None:
+        """Evaluate now rather than at the next interval (a removed worker's alerts resolve at once)."""
+        if self.alerts is not None:
+            await self.alerts.tick()
 
     async def close(self) -> None:
         self.stop.set()
@@ -83,10 +91,3 @@ class Maintenance:
             except asyncio.TimeoutError:
                 pass
 
-
-def _alert_loop():
-    try:
-        from backend.alerts import run_alert_loop
-    except ImportError:
-        return None
-    return run_alert_loop

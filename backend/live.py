@@ -30,7 +30,7 @@ def build_snapshot(settings: Settings, now: float | None = None, resources: dict
     rows = settings.snapshot_rows
 
     def read(cur: Cursor) -> dict[str, Any]:
-        workers, _ = monitoring.worker_list(queries.Where.empty(), "id", "asc", rows, 0)(cur)
+        workers, _ = monitoring.worker_list(queries.worker_filter(), "id", "asc", rows, 0)(cur)
         tasks, _ = monitoring.task_list(queries.Where.empty(), "submitted", "desc", rows, 0)(cur)
         return {
             "cluster": monitoring.cluster(settings, now)(cur),

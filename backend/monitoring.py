@@ -10,6 +10,7 @@ from backend import rules
 from backend.schemas import iso
 from backend.settings import Settings
 from storage import queries, timeseries
+from storage.health import ONLINE_STATUSES, REMOVE_SQL, refresh_workers_sql
 from storage.store import Cursor
 
 HARDWARE_LABELS = {"cpu": "CPU", "cuda": "CUDA", "rocm": "ROCm", "mps": "MPS", "openvino": "OpenVINO",
@@ -35,6 +36,7 @@ def cluster(settings: Settings, now: float | None = None) -> Reader:
             "active_workers": current["online"],
             "busy_workers": by_status.get("busy", 0),
             "offline_workers": by_status.get("offline", 0),
+            "stopped_workers": by_status.get("stopped", 0),
             "total_workers": sum(by_status.values()),
             "total_tasks": current["total_tasks"],
             "tasks_by_status": _task_counts(queries.task_status_counts(cur)),
@@ -61,9 +63,15 @@ def worker_row(raw: dict) -> dict:
     finished = raw["tasks_completed"] + raw["tasks_failed"]
     row = {k: v for k, v in raw.items() if k not in ("hb_gap_avg", "hb_gap_dev", "offline_reason")}
     row["success_rate"] = rules.success_rate(raw["tasks_completed"], finished)
-    row["last_seen"], row["registered_at"] = iso(raw["last_seen"]), iso(raw["registered_at"])
+    for key in ("last_seen", "registered_at", "removed_at"):
+        row[key] = iso(raw[key])
     row["hardware"] = raw["hardware"] or []
     return row
+
+
+def _plain_row(raw: dict) -> dict:
+    """A detail row without its JSON documents (capabilities, GPUs)."""
+    return worker_row({k: v for k, v in raw.items() if k not in ("capabilities", "gpus")})
 
 
 def task_row(raw: dict) -> dict:
@@ -107,8 +115,7 @@ def worker_detail(worker_id: str, start: float, end: float, recent: int = 20) ->
         series = resources(start, end, worker_id)(cur)
         running, _ = task_list(queries.task_filter("running", worker=worker_id), "started", "desc", 100, 0)(cur)
         latest, _ = task_list(queries.task_filter(worker=worker_id), "submitted", "desc", recent, 0)(cur)
-        row = worker_row({k: v for k, v in raw.items() if k not in ("capabilities", "gpus")})
-        row |= {"capabilities": _json(raw["capabilities"], {}), "gpus": _json(raw["gpus"], [])}
+        row = _plain_row(raw) | {"capabilities": _json(raw["capabilities"], {}), "gpus": _json(raw["gpus"], [])}
         points = [{"ts": p["ts"], "cpu": p["cpu_avg"], "memory": p["memory_used_avg_gb"],
                    "memory_percent": p["memory_avg"]} for p in series["points"]]
         return {"worker": row, "series": points, "tier": series["tier"], "running": running, "recent": latest}
@@ -118,6 +125,18 @@ def worker_detail(worker_id: str, start: float, end: float, recent: int = 20) ->
 
 def _json(text: str | None, default: object) -> object:
     return default if not text else json.loads(text)
+
+
+def remove_worker(worker_id: str, by: str, now: float, offline_after: float) -> Callable[[Cursor], dict | None]:
+    """A write hiding the worker from the live views (its history stays); None when it is unknown."""
+    def write(cur: Cursor) -> dict | None:
+        params = {"id": worker_id, "now_us": int(now * 1_000_000)}
+        if cur.execute(REMOVE_SQL, params | {"by": by}).fetchone() is None:
+            return None
+        cur.execute(refresh_workers_sql("worker_id = $id"), params | {"offline_after_s": offline_after})
+        return _plain_row(queries.worker(cur, worker_id))
+
+    return write
 
 
 def task_detail(task_id: str) -> Reader:
@@ -143,7 +162,7 @@ def network(settings: Settings, limit: int = 500, now: float | None = None) -> R
     now = time.time() if now is None else now
 
     def read(cur: Cursor) -> dict:
-        rows, total = queries.workers(cur, queries.Where.empty(), "id", "asc", limit, 0)
+        rows, total = queries.workers(cur, queries.worker_filter(), "id", "asc", limit, 0)
         nodes = [{"id": "coordinator", "label": "coordinator", "kind": "coordinator", "status": "active",
                   "health": "healthy", "hardware": []}]
         links = []
@@ -152,7 +171,7 @@ def network(settings: Settings, limit: int = 500, now: float | None = None) -> R
             nodes.append({"id": w["id"], "label": w["id"], "hostname": w["hostname"], "kind": "worker",
                           "status": w["status"], "health": w["health"], "hardware": w["hardware"] or [],
                           "cpu": w["cpu"], "memory_percent": w["memory_percent"], "rtt_ms": w["rtt_ms"]})
-            quality, label = rules.link_quality(w["rtt_ms"], w["hb_gap_avg"], w["hb_gap_dev"], w["status"] != "offline")
+            quality, label = rules.link_quality(w["rtt_ms"], w["hb_gap_avg"], w["hb_gap_dev"], w["status"] in ONLINE_STATUSES)
             links.append({"source": "coordinator", "target": w["id"], "rtt_ms": w["rtt_ms"],
                           "bandwidth_bps": None, "quality": quality, "quality_label": label})
         shown = {n["id"] for n in nodes}

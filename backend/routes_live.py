@@ -15,6 +15,7 @@ from backend.auth import requires
 from backend.live import Hub, Subscriber
 from backend.routes_ingest import socket_identity
 from storage import queries
+from storage.health import ONLINE
 from storage.store import Cursor
 
 VERSION = "0.1.0"
@@ -104,8 +105,7 @@ def _collect(ingest_counts: dict[str, int], rejected: int):
             tasks.add_metric([status], n)
         cpu = GaugeMetricFamily("dtmon_worker_cpu_percent", "Last reported CPU", labels=["worker"])
         memory = GaugeMetricFamily("dtmon_worker_memory_percent", "Last reported memory", labels=["worker"])
-        rows = cur.execute("SELECT worker_id, cpu_percent, memory_percent FROM workers "
-                           "WHERE status <> 'offline'").fetchall()
+        rows = cur.execute(f"SELECT worker_id, cpu_percent, memory_percent FROM workers WHERE {ONLINE}").fetchall()
         for worker_id, cpu_value, mem_value in rows:
             if cpu_value is not None:
                 cpu.add_metric([worker_id], cpu_value)

@@ -6,7 +6,7 @@ import time
 from datetime import datetime, timezone
 from typing import Annotated, Any, Literal
 
-from litestar import Controller, Request, Response, get
+from litestar import Controller, Request, Response, delete, get
 from litestar.exceptions import NotFoundException, ValidationException
 from litestar.params import Parameter
 
@@ -15,6 +15,7 @@ from backend.auth import requires
 from backend.columns import LATEST_EPOCH
 from backend.responses import listed
 from storage import queries
+from storage.health import WORKER_STATUSES
 
 Limit = Annotated[int, Parameter(ge=1, le=1000)]
 Offset = Annotated[int, Parameter(ge=0)]
@@ -24,7 +25,7 @@ WorkerSort = Literal["id", "hostname", "status", "health", "cpu", "memory", "mem
 TaskSort = Literal["submitted", "started", "finished", "priority", "duration", "id", "status", "type", "worker"]
 TaskStatus = Literal["all", "pending", "running", "completed", "failed", "timed_out", "canceled"]
 RangeName = Literal["1h", "6h", "24h", "7d", "30d"]
-WORKER_STATUSES = {"active", "busy", "offline", "online"}
+STATUS_FILTERS = {*WORKER_STATUSES, "online"}
 HEALTHS = {"healthy", "warning", "critical", "unknown"}
 
 
@@ -90,7 +91,7 @@ class MonitoringController(Controller):
     async def workers(self, request: Request, search: str = "", status: str | None = None,
                       health: str | None = None, hardware: str | None = None, sort: WorkerSort = "id",
                       order: Order = "asc", limit: Limit = 50, offset: Offset = 0) -> Response[list[dict]]:
-        where = queries.worker_filter(search.strip(), split(status, WORKER_STATUSES, "status"),
+        where = queries.worker_filter(search.strip(), split(status, STATUS_FILTERS, "status"),
                                       split(health, HEALTHS, "health"), split(hardware, None, "hardware"))
         rows, total = await read_current(request, monitoring.worker_list(where, sort, order, limit, offset))
         return listed(rows, total)
@@ -103,6 +104,18 @@ class MonitoringController(Controller):
         if found is None:
             raise NotFoundException(f"no worker {worker_id!r}")
         return found
+
+    @delete("/workers/{worker_id:str}", guards=[requires("admin")], status_code=200)
+    async def remove_worker(self, request: Request, worker_id: str) -> dict[str, Any]:
+        """Hides the worker from the live views and resolves its alerts; its history stays."""
+        state = request.app.state
+        await state.ingest.fold()
+        removal = monitoring.remove_worker(worker_id, request.user.name, time.time(), state.settings.offline_after)
+        removed = await state.store.write(removal)
+        if removed is None:
+            raise NotFoundException(f"no worker {worker_id!r}")
+        await state.maintenance.evaluate_alerts()
+        return removed
 
     @get("/tasks")
     async def tasks(self, request: Request, status: TaskStatus = "all", type_: str = Parameter(

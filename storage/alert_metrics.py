@@ -8,6 +8,8 @@ from typing import Any, Callable, Mapping
 
 import duckdb
 
+from storage.health import ONLINE
+
 log = logging.getLogger(__name__)
 
 FAILED_STATUSES = ("failed", "timed_out", "canceled")
@@ -60,7 +62,7 @@ def _worker_values(cursor: duckdb.DuckDBPyConnection, rule: dict[str, Any], valu
                    online_only: bool) -> Observation:
     """One value per worker in scope, keyed 'worker:<id>'."""
     condition, params = _worker_filter(rule)
-    online = "AND status <> 'offline'" if online_only else ""
+    online = f"AND {ONLINE}" if online_only else "AND status <> 'removed'"
     rows = cursor.execute(
         f"SELECT worker_id, {value_sql} FROM workers WHERE {condition} {online}", params
     ).fetchall()

@@ -6,6 +6,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 
 from storage.sandbox import to_json_value
 
@@ -60,6 +61,8 @@ RULE_COLUMNS = [
     "scope_kind", "scope_value", "severity", "enabled", "webhook_url", "created_at", "updated_at",
 ]
 EDITABLE_RULE_COLUMNS = RULE_COLUMNS[1:12]
+_VALUES_SCHEMA = pa.schema([("rule_id", pa.int64()), ("scope", pa.string()), ("value", pa.float64()),
+                           ("message", pa.string())])
 ALERT_COLUMNS = [
     "id", "rule_id", "rule_name", "severity", "state", "scope", "started_at", "ended_at",
     "acknowledged_by", "acknowledged_at", "message", "value",
@@ -127,13 +130,16 @@ def utc_now() -> datetime:
 
 
 def active_alerts(cursor: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
-    """Firing alerts, most severe and newest first: the "alerts" section of the live snapshot."""
+    """Firing alerts, most severe and newest first, with their rule's metric: the "alerts" section
+    of the live snapshot (the banner counts per rule and words the count by metric)."""
+    columns = ", ".join(f"a.{name}" for name in ALERT_COLUMNS)
     cursor.execute(
-        f"""SELECT {', '.join(ALERT_COLUMNS)} FROM alerts WHERE state = 'firing'
-            ORDER BY CASE severity WHEN 'critical' THEN 0 WHEN 'warning' THEN 1 ELSE 2 END,
-                     started_at DESC, id DESC"""
+        f"""SELECT {columns}, r.metric FROM alerts a LEFT JOIN alert_rules r ON r.id = a.rule_id
+            WHERE a.state = 'firing'
+            ORDER BY CASE a.severity WHEN 'critical' THEN 0 WHEN 'warning' THEN 1 ELSE 2 END,
+                     a.started_at DESC, a.id DESC"""
     )
-    return _rows(cursor, ALERT_COLUMNS)
+    return _rows(cursor, ALERT_COLUMNS + ["metric"])
 
 
 def list_alerts(
@@ -188,9 +194,21 @@ def close_alert(con: duckdb.DuckDBPyConnection, rule_id: int, scope: str,
     return int(row[0]) if row else None
 
 
-def firing_keys(cursor: duckdb.DuckDBPyConnection) -> list[tuple[int, str, datetime]]:
-    """(rule_id, scope, started_at) of every firing alert, to resume after a restart."""
-    return cursor.execute("SELECT rule_id, scope, started_at FROM alerts WHERE state = 'firing'").fetchall()
+def update_values(con: duckdb.DuckDBPyConnection, rows: list[tuple[int, str, float | None, str]]) -> None:
+    """Keep firing alerts' (rule_id, scope, value, message) current, in one statement however many moved."""
+    if not rows:
+        return
+    names = ["rule_id", "scope", "value", "message"]
+    con.register("alert_values", pa.table({name: list(column) for name, column in zip(names, zip(*rows))},
+                                          schema=_VALUES_SCHEMA))
+    con.execute("""UPDATE alerts SET value = v.value, message = v.message FROM alert_values v
+                   WHERE alerts.rule_id = v.rule_id AND alerts.scope = v.scope AND alerts.state = 'firing'""")
+    con.unregister("alert_values")
+
+
+def firing_keys(cursor: duckdb.DuckDBPyConnection) -> list[tuple[int, str, datetime, float | None]]:
+    """(rule_id, scope, started_at, value) of every firing alert, to resume after a restart."""
+    return cursor.execute("SELECT rule_id, scope, started_at, value FROM alerts WHERE state = 'firing'").fetchall()
 
 
 def record_delivery(con: duckdb.DuckDBPyConnection, delivery: dict[str, Any]) -> None:

@@ -1,10 +1,12 @@
 """Worker status and health rules, kept in SQL so filters and sorts run in the database.
 
-Status: `offline` after an explicit worker_offline newer than the last contact, or after
-DTMON_OFFLINE_AFTER seconds of silence; otherwise `busy` with running tasks, else `active`.
+Status: `removed` after an admin removed it (until it is heard from again), `stopped` after a
+worker_offline newer than the last contact (a clean leave, never alerted on), `offline` after
+DTMON_OFFLINE_AFTER seconds of silence without that goodbye; otherwise `busy` with running tasks,
+else `active`.
 
 Health (documented in the README):
-- `unknown`: no heartbeat values yet, or the worker shut down cleanly;
+- `unknown`: no heartbeat values yet, or the worker stopped or was removed;
 - `critical`: offline without saying so, CPU >= 95 %, memory >= 95 %, or success rate < 50 %
   over at least 5 finished tasks;
 - `warning`: CPU >= 80 %, memory >= 85 %, success rate < 80 % (at least 5 finished), or no
@@ -24,18 +26,26 @@ HALF_STALE = f"last_seen < {NOW} - to_microseconds(CAST($offline_after_s * 50000
 FINISHED = "(tasks_completed + tasks_failed)"
 SUCCESS = f"(100.0 * tasks_completed / nullif({FINISHED}, 0))"
 
+# A later contact brings a removed or stopped worker back.
+REMOVED = "removed_at IS NOT NULL AND removed_at >= last_seen"
+STOPPED = "offline_at IS NOT NULL AND offline_at >= last_seen"
+ONLINE_STATUSES = ("active", "busy")
+ONLINE = "status IN ('active', 'busy')"
+WORKER_STATUSES = ("active", "busy", "offline", "stopped", "removed")
+
 STATUS_SQL = f"""CASE
-  WHEN offline_at IS NOT NULL AND offline_at >= last_seen THEN 'offline'
+  WHEN {REMOVED} THEN 'removed'
+  WHEN {STOPPED} THEN 'stopped'
   WHEN {STALE} THEN 'offline'
   WHEN coalesce(running_tasks, 0) > 0 THEN 'busy'
   ELSE 'active' END"""
 
 OFFLINE_REASON_SQL = f"""CASE
-  WHEN offline_at IS NOT NULL AND offline_at >= last_seen THEN 'shutdown'
+  WHEN {STOPPED} THEN 'shutdown'
   WHEN {STALE} THEN 'timeout' END"""
 
 HEALTH_SQL = f"""CASE
-  WHEN offline_at IS NOT NULL AND offline_at >= last_seen THEN 'unknown'
+  WHEN {REMOVED} OR {STOPPED} THEN 'unknown'
   WHEN {STALE} THEN 'critical'
   WHEN cpu_percent IS NULL AND memory_percent IS NULL THEN 'unknown'
   WHEN cpu_percent >= {CPU_CRITICAL} OR memory_percent >= {MEMORY_CRITICAL}
@@ -53,4 +63,9 @@ def refresh_workers_sql(where: str) -> str:
 
 def refresh_stale_sql() -> str:
     """Only rows whose answer can change with the clock alone: online but quiet."""
-    return refresh_workers_sql(f"status <> 'offline' AND {HALF_STALE}")
+    return refresh_workers_sql(f"{ONLINE} AND {HALF_STALE}")
+
+
+# A removal is dated no earlier than the last contact, so a clock ahead of ours cannot undo it.
+REMOVE_SQL = """UPDATE workers SET removed_at = greatest(make_timestamp($now_us), last_seen), removed_by = $by
+WHERE worker_id = $id RETURNING worker_id"""

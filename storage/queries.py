@@ -8,13 +8,16 @@ from typing import Any
 
 import duckdb
 
+from storage.health import ONLINE
+
 FAILED = ("failed", "timed_out", "canceled")
+LIVE = "status <> 'removed'"
 WORKER_COLUMNS = """worker_id, hostname, status, health, cpu_percent, memory_used_gb, memory_total_gb,
   memory_percent, tasks_completed, tasks_failed, running_tasks, hardware, rtt_ms, epoch(last_seen),
-  epoch(registered_at), offline_reason, hb_gap_avg, hb_gap_dev"""
+  epoch(registered_at), offline_reason, hb_gap_avg, hb_gap_dev, epoch(removed_at), removed_by"""
 WORKER_KEYS = ["id", "hostname", "status", "health", "cpu", "memory", "memory_total", "memory_percent",
                "tasks_completed", "tasks_failed", "running_tasks", "hardware", "rtt_ms", "last_seen",
-               "registered_at", "offline_reason", "hb_gap_avg", "hb_gap_dev"]
+               "registered_at", "offline_reason", "hb_gap_avg", "hb_gap_dev", "removed_at", "removed_by"]
 WORKER_SORTS = {
     "id": "worker_id", "hostname": "hostname", "status": "status", "cpu": "cpu_percent",
     "memory": "memory_used_gb", "memory_percent": "memory_percent", "tasks_completed": "tasks_completed",
@@ -81,6 +84,8 @@ def worker_filter(search: str = "", status: list[str] | None = None, health: lis
                   " OR list_contains(hardware, lower($raw)))", q=like(search), raw=search)
     if status:
         where.add("status IN (SELECT unnest($status::VARCHAR[]))", status=status)
+    else:  # removed workers leave the live views; asking for status=removed lists them
+        where.add(LIVE)
     if health:
         where.add("health IN (SELECT unnest($health::VARCHAR[]))", health=health)
     if hardware:
@@ -143,13 +148,13 @@ def task_status_counts(cur: duckdb.DuckDBPyConnection) -> dict[str, int]:
 
 
 def worker_status_counts(cur: duckdb.DuckDBPyConnection) -> dict[str, int]:
-    return dict(cur.execute("SELECT status, count(*) FROM workers GROUP BY status").fetchall())
+    return dict(cur.execute(f"SELECT status, count(*) FROM workers WHERE {LIVE} GROUP BY status").fetchall())
 
 
 def hardware(cur: duckdb.DuckDBPyConnection, saturated_cpu: float) -> list[tuple[str, int, int]]:
-    return cur.execute("""
-        SELECT hw, count(*) FILTER (status <> 'offline' AND coalesce(cpu_percent, 0) < $sat), count(*)
-        FROM (SELECT unnest(hardware) AS hw, status, cpu_percent FROM workers) GROUP BY hw ORDER BY hw""",
+    return cur.execute(f"""
+        SELECT hw, count(*) FILTER ({ONLINE} AND coalesce(cpu_percent, 0) < $sat), count(*)
+        FROM (SELECT unnest(hardware) AS hw, status, cpu_percent FROM workers WHERE {LIVE}) GROUP BY hw ORDER BY hw""",
                        {"sat": saturated_cpu}).fetchall()
 
 

@@ -13,7 +13,11 @@ BASE_DDL = [
         cpu_percent DOUBLE, memory_used_gb DOUBLE, memory_total_gb DOUBLE, memory_percent DOUBLE,
         gpus JSON, rtt_ms DOUBLE, running_tasks INTEGER DEFAULT 0,
         hb_gap_avg DOUBLE, hb_gap_dev DOUBLE,
-        tasks_completed BIGINT DEFAULT 0, tasks_failed BIGINT DEFAULT 0)""",
+        tasks_completed BIGINT DEFAULT 0, tasks_failed BIGINT DEFAULT 0,
+        removed_at TIMESTAMP, removed_by VARCHAR)""",
+    # Older databases gain the columns (CREATE TABLE IF NOT EXISTS leaves them as they were).
+    "ALTER TABLE workers ADD COLUMN IF NOT EXISTS removed_at TIMESTAMP",
+    "ALTER TABLE workers ADD COLUMN IF NOT EXISTS removed_by VARCHAR",
     """CREATE TABLE IF NOT EXISTS tasks (
         task_id VARCHAR PRIMARY KEY, type VARCHAR, status VARCHAR NOT NULL, priority INTEGER DEFAULT 0,
         requirements VARCHAR[], worker_id VARCHAR, submitted_at TIMESTAMP, started_at TIMESTAMP,
@@ -72,4 +76,4 @@ def migrate(con: duckdb.DuckDBPyConnection) -> int:
     return SCHEMA_VERSION
 
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2

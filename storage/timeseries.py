@@ -6,6 +6,7 @@ import math
 
 import duckdb
 
+from storage.health import ONLINE
 from storage.queries import FAILED, ts
 
 # (largest span served, tier, finest bucket in seconds): raw up to 2 h, minutes up to 3 days.
@@ -90,11 +91,11 @@ def tasks_at(cur: duckdb.DuckDBPyConnection, at: float, health_window: float) ->
 def fleet_now(cur: duckdb.DuckDBPyConnection, now: float, offline_after: float, health_window: float,
               trend_window: float, pressure: float = 90.0) -> dict:
     """The same inputs for now, from the current-state tables the lists show."""
-    online, timed_out, pressured, stale = cur.execute("""
-        SELECT count(*) FILTER (status <> 'offline'),
-          count(*) FILTER (status = 'offline' AND offline_reason = 'timeout' AND last_seen > $window),
-          count(*) FILTER (status <> 'offline' AND (cpu_percent >= $p OR memory_percent >= $p)),
-          count(*) FILTER (status <> 'offline' AND last_seen <= $half_stale)
+    online, timed_out, pressured, stale = cur.execute(f"""
+        SELECT count(*) FILTER ({ONLINE}),
+          count(*) FILTER (status = 'offline' AND last_seen > $window),
+          count(*) FILTER ({ONLINE} AND (cpu_percent >= $p OR memory_percent >= $p)),
+          count(*) FILTER ({ONLINE} AND last_seen <= $half_stale)
         FROM workers""", {"window": ts(now - trend_window), "p": pressure,
                           "half_stale": ts(now - offline_after / 2)}).fetchone()
     return tasks_at(cur, now, health_window) | {"online": online, "timed_out": timed_out, "pressured": pressured, "stale": stale}

@@ -59,8 +59,8 @@ def test_rules_crud_is_admin_only_and_validated(client):
 def test_alert_fires_is_pushed_acknowledged_and_resolves(client):
     admin, user = bearer(client.admin_token), bearer(client.user_token)
     client.post("/api/alerts/rules", json=OFFLINE_RULE, headers=admin).raise_for_status()
-    ingest(client, {"kind": "worker_heartbeat", "worker_id": "w<1>", "cpu_percent": 5.0})
-    ingest(client, {"kind": "worker_offline", "worker_id": "w<1>"})
+    silent_since = time.time() - 3600  # went quiet without a goodbye: offline, unlike a clean worker_offline
+    ingest(client, {"kind": "worker_heartbeat", "worker_id": "w<1>", "cpu_percent": 5.0, "ts": silent_since})
     firing = wait_for(lambda: client.get("/api/alerts?state=firing", headers=user).json(), lambda rows: rows)
     assert [(row["rule_name"], row["scope"], row["state"]) for row in firing] == [("box gone", "worker:w<1>", "firing")]
     alert_id = firing[0]["id"]

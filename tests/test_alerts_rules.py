@@ -85,3 +85,27 @@ def test_validate_rule_accepts_and_rejects():
     for data in bad:
         with pytest.raises(ValueError):
             validate_rule(data)
+
+
+def test_values_read_with_unit_and_window():
+    from backend.alerts import describe, duration, shown_value
+    assert shown_value("worker_memory", 91.26) == "91.3 %"
+    assert shown_value("pending_tasks", 12.0) == "12"
+    assert shown_value("cluster_health", 63.04) == "63.0 / 100"
+    assert shown_value("worker_cpu", None) == "no data"
+    assert [duration(s) for s in (45, 60, 900, 3600, 5400)] == ["45 s", "1 min", "15 min", "1 h", "90 min"]
+    failure = {"metric": "task_failure_rate_by_type", "window_seconds": 3600}
+    assert describe(failure, "type:benchmark", 33.33) == "failure rate over the last 1 h is 33.3 % for benchmark tasks"
+    offline = rule_named("worker_offline")
+    assert [describe(offline, "worker:w", v) for v in (1.0, 0.0, None)] == [
+        "w is offline", "w is no longer offline", "w is no longer reported (removed)"]
+
+
+def test_only_moved_values_of_firing_alerts_update():
+    from backend.alerts import value_updates
+    rule = rule_named("worker_cpu")
+    state, _ = evaluate([rule], {rule["id"]: {"worker:a": 97.0, "worker:b": 97.0}}, {}, T0)
+    state, _ = evaluate([rule], {rule["id"]: {"worker:a": 97.0, "worker:b": 97.0}}, state, T0 + timedelta(seconds=300))
+    moved, _ = evaluate([rule], {rule["id"]: {"worker:a": 98.0, "worker:b": 97.0}}, state, T0 + timedelta(seconds=310))
+    updates = value_updates([rule], state, moved, T0 + timedelta(seconds=310))
+    assert [(u.kind, u.scope, u.value, u.message) for u in updates] == [("update", "worker:a", 98.0, "CPU is 98.0 % on a")]

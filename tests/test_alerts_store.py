@@ -53,7 +53,7 @@ def test_default_rules_fire_and_resolve_on_stored_fleet(store):
                                             ("fire", "Memory above 90 %", "worker:w1")]
     active = store.read_sync(alert_store.active_alerts)
     assert {alert["scope"] for alert in active} == {"cluster", "worker:w1", "worker:w2"}
-    assert set(active[0]) == set(alert_store.ALERT_COLUMNS)
+    assert set(active[0]) == {*alert_store.ALERT_COLUMNS, "metric"}
     set_worker(store, "w1", cpu=20.0, memory=30.0)
     set_worker(store, "w2", status="active")
     assert sorted(tick(evaluator, 310)) == [("resolve", "CPU above 95 %", "worker:w1"),
@@ -178,3 +178,23 @@ def test_cluster_health_rule_reads_the_overview_score(store, tmp_path):
     evaluator = AlertEvaluator(store, health=cluster_health(Settings(db=str(tmp_path / "unused.duckdb"))))
     fired = [item for item in asyncio.run(evaluator.tick(T0)) if item.rule["name"] == "fleet unhealthy"]
     assert [item.scope for item in fired] == ["cluster"] and 0 <= fired[0].value <= 100
+
+
+def test_a_firing_alert_carries_its_current_value_rounded_with_unit(store):
+    evaluator = AlertEvaluator(store)
+    set_worker(store, "w1", cpu=99.04)
+    tick(evaluator, 0)
+    assert tick(evaluator, 300) == [("fire", "CPU above 95 %", "worker:w1")]
+    set_worker(store, "w1", cpu=97.46)
+    assert tick(evaluator, 310) == []  # a moved value is stored, not announced
+    alert = next(a for a in store.read_sync(alert_store.active_alerts) if a["scope"] == "worker:w1")
+    assert (alert["value"], alert["message"], alert["metric"]) == (97.46, "CPU is 97.5 % on w1", "worker_cpu")
+
+
+def test_success_rate_message_states_its_window(store):
+    evaluator = AlertEvaluator(store)
+    finish_tasks(store, 7, "completed", T0)
+    finish_tasks(store, 3, "failed", T0)
+    tick(evaluator, 0)
+    alert = store.read_sync(alert_store.active_alerts)[0]
+    assert alert["message"] == "success rate over the last 15 min is 70.0 %"

@@ -21,6 +21,8 @@ TEST_STATUS = {"passed": "completed", "skipped": "completed", "failed": "failed"
                "error": "canceled"}  # error: the worker found no such test, so it never ran
 
 TRACK_MODES = ("all", "annotated")
+# Statuses a Dask worker reports to the scheduler before it leaves on purpose.
+CLEAN_LEAVE_STATUSES = ("closing", "closing_gracefully")
 
 
 class DtmonSchedulerPlugin(SchedulerPlugin):
@@ -44,11 +46,12 @@ class DtmonSchedulerPlugin(SchedulerPlugin):
         self._chunks: dict[str, set[str]] = {}  # run-tests chunk key -> its tests not yet finished
         self._announced: dict[str, tuple[str, tuple[str, ...]]] = {}
         self._reported_drops = 0
+        self._leaving: set[str] = set()
 
     def __getstate__(self) -> dict[str, Any]:
         """Only configuration travels to the scheduler; threads and state are built in start()."""
         state = dict(self.__dict__)
-        state.update(client=None, _open={}, _chunks={}, _announced={}, _reported_drops=0, _ids={})
+        state.update(client=None, _open={}, _chunks={}, _announced={}, _reported_drops=0, _ids={}, _leaving=set())
         state.pop("scheduler", None)
         state.pop("_callback", None)
         return state
@@ -77,10 +80,20 @@ class DtmonSchedulerPlugin(SchedulerPlugin):
     def add_worker(self, scheduler: Any, worker: str) -> None:
         self._announce(worker)
 
+    def _track_leaving(self, address: str, status: str | None) -> None:
+        """Remembers workers that announced they are closing (closed, retired, scaled down)."""
+        if status in CLEAN_LEAVE_STATUSES:
+            self._leaving.add(address)
+        else:
+            self._leaving.discard(address)
+
     def remove_worker(self, scheduler: Any, worker: str, *, stimulus_id: str, **kwargs: Any) -> None:
+        """A clean leave says goodbye (the worker is `stopped`); a crash stays silent, so it turns
+        `offline` after the threshold and alerts."""
         announced = self._announced.pop(worker, None)
-        if announced is not None and self.client is not None:
+        if worker in self._leaving and announced is not None and self.client is not None:
             self.client.worker_offline(announced[0])
+        self._leaving.discard(worker)
 
     def _announce(self, address: str) -> None:
         """Sends worker_register, and again whenever its hardware labels change."""
@@ -172,7 +185,11 @@ class DtmonSchedulerPlugin(SchedulerPlugin):
             self.client.task_started(self._open[key], self._worker_id(ts.processing_on.address))
 
     def log_event(self, topic: str, msg: Any) -> None:
-        """Events from dtmon's worker part (a task is executing) and from run-tests (one per test)."""
+        """Events from dtmon's worker part (a task is executing), from run-tests (one per test), and the
+        scheduler's worker status changes (a worker about to leave on purpose)."""
+        if isinstance(msg, dict) and msg.get("action") == "worker-status-change":
+            self._track_leaving(topic, msg.get("status"))
+            return
         if topic != TOPIC or not isinstance(msg, dict) or self.client is None:
             return
         op = msg.get("op")

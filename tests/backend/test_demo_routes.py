@@ -32,4 +32,4 @@ def test_demo_start_registers_real_workers_then_stops(live_backend):
     finally:
         stopped = httpx.post(f"{base}/api/demo/stop", headers=admin, timeout=90).json()
     assert stopped["running"] is False
-    wait_for(lambda: live_backend.get("/api/monitoring/workers").json()[0]["status"] == "offline", timeout=30)
+    wait_for(lambda: live_backend.get("/api/monitoring/workers").json()[0]["status"] == "stopped", timeout=30)

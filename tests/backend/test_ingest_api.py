@@ -39,7 +39,7 @@ def test_every_kind_is_visible(client):
     assert (task["status"], task["type"], task["priority"], task["requirements"]) == ("timed_out", "benchmark", 7, ["cuda"])
     assert read(client, "/api/monitoring/tasks", status="failed").headers["x-total-count"] == "1"
     w2 = read(client, "/api/monitoring/workers/w2").json()["worker"]
-    assert w2["status"] == "offline"
+    assert w2["status"] == "stopped"  # worker_offline is a clean leave
     links = read(client, "/api/monitoring/network").json()["links"]
     assert {"source": "w1", "target": "w2"}.items() <= next(l for l in links if l["source"] == "w1").items()
 

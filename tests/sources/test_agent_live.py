@@ -64,7 +64,7 @@ def test_heartbeats_buffered_during_an_outage_all_arrive(live_backend, run_agent
     assert len(times) == agent.heartbeats and agent.client.dropped == 0
     assert sum(went_down < t < came_back for t in times) >= 3  # taken while the backend was down
     worker = live_backend.get("/api/monitoring/workers/agent-outage").json()["worker"]
-    assert worker["status"] == "offline" and worker["hardware"] == ["cpu"]
+    assert worker["status"] == "stopped" and worker["hardware"] == ["cpu"]
 
 
 def test_outage_longer_than_the_buffer_keeps_the_newest_and_reports_drops(live_backend, run_agent, helpers):
@@ -83,7 +83,7 @@ def test_outage_longer_than_the_buffer_keeps_the_newest_and_reports_drops(live_b
     assert worker["capabilities"]["dropped_events"] > 0
 
 
-def test_agent_command_goes_offline_on_sigterm(live_backend, helpers, tmp_path):
+def test_agent_command_stops_cleanly_on_sigterm(live_backend, helpers, tmp_path):
     env = {**os.environ, "DTMON_URL": live_backend.url, "DTMON_TOKEN": live_backend.ingest_token}
     command = [sys.executable, "-m", "backend", "agent", "--interval", "0.5", "--worker-id", "agent-cli",
                "--no-browser-probe"]
@@ -100,4 +100,4 @@ def test_agent_command_goes_offline_on_sigterm(live_backend, helpers, tmp_path):
     assert code == 0, (tmp_path / "agent.log").read_text()
     assert "stopped; sent" in (tmp_path / "agent.log").read_text()
     worker = live_backend.get("/api/monitoring/workers/agent-cli").json()["worker"]
-    assert worker["status"] == "offline"
+    assert worker["status"] == "stopped"

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import threading
 import time
 
 import dask
+import httpx
 import pytest
 from distributed import Client, LocalCluster, wait
 
@@ -87,13 +90,15 @@ def test_scaling_shows_workers_joining_and_leaving(live_backend, cluster_with_pl
     helpers.eventually(lambda: len(workers_by_id(live_backend)) == 2)
     cluster.scale(3)
     client.wait_for_workers(3, timeout=30)
-    helpers.eventually(lambda: sum(w["status"] != "offline" for w in workers_by_id(live_backend).values()) == 3)
+    helpers.eventually(lambda: sum(w["status"] in ("active", "busy")
+                                   for w in workers_by_id(live_backend).values()) == 3)
     cluster.scale(1)
     workers = helpers.eventually(lambda: (w := workers_by_id(live_backend)) and
-                                 sum(x["status"] == "offline" for x in w.values()) == 2 and w)
+                                 sum(x["status"] == "stopped" for x in w.values()) == 2 and w)
     assert len(workers) == 3
     cluster_summary = live_backend.get("/api/monitoring/cluster").json()
-    assert cluster_summary["active_workers"] == 1 and cluster_summary["offline_workers"] == 2
+    assert cluster_summary["active_workers"] == 1 and cluster_summary["stopped_workers"] == 2  # retired: no alert
+    assert cluster_summary["offline_workers"] == 0
 
 
 def test_running_means_executing_on_a_worker_thread(live_backend, helpers):
@@ -114,3 +119,21 @@ def test_running_means_executing_on_a_worker_thread(live_backend, helpers):
     running = [statuses.count("running") for statuses in samples]
     assert max(running) <= 3 and max(running) >= 1, running
     assert any("pending" in statuses for statuses in samples)
+
+
+def test_a_killed_worker_says_no_goodbye_and_a_closed_one_does(live_backend, helpers):
+    plugin = DtmonSchedulerPlugin(live_backend.url, live_backend.ingest_token, interval_s=0.3, worker_prefix="k-")
+    offline_at = "SELECT worker_id, offline_at IS NOT NULL FROM workers WHERE worker_id = 'k-000'"
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+            Client(cluster) as client:
+        client.register_plugin(plugin, name=plugin.name)
+        helpers.eventually(lambda: "k-000" in workers_by_id(live_backend))
+        first = next(iter(client.scheduler_info()["workers"]))
+        os.kill(client.run(os.getpid, workers=[first])[first], signal.SIGKILL)
+        # the nanny starts a new process under the same name: it is back, and nothing said goodbye
+        helpers.eventually(lambda: (w := client.scheduler_info()["workers"]) and first not in w)
+        client.wait_for_workers(1, timeout=30)
+        said_goodbye = httpx.post(f"{live_backend.url}/api/sql", json={"sql": offline_at}, timeout=30,
+                                  headers={"Authorization": f"Bearer {live_backend.admin_token}"}).json()["rows"]
+        assert said_goodbye == [["k-000", False]]
+    helpers.eventually(lambda: workers_by_id(live_backend)["k-000"]["status"] == "stopped")  # closed cleanly

@@ -31,6 +31,6 @@ def test_demo_round_start_status_stop(live_backend, helpers):
     benchmarks = live_backend.get("/api/monitoring/tasks", type="benchmark", limit=50).json()
     assert len(benchmarks) == 4 and all(row["status"] == "completed" for row in benchmarks)
     workers = helpers.eventually(lambda: (w := live_backend.get("/api/monitoring/workers").json()) and
-                                 all(x["status"] == "offline" for x in w) and w)
+                                 all(x["status"] == "stopped" for x in w) and w)
     assert sorted(w["id"] for w in workers) == ["demo-worker-000", "demo-worker-001"]
     assert not runner.running and runner.status()["started_at"] is None

@@ -56,7 +56,7 @@ def test_readme_sdk_example_runs_as_written(live_backend, coordinator_module, mo
         failed = live_backend.get("/api/monitoring/tasks/suite-b").json()["task"]
         assert failed["status"] == "failed" and failed["error"] == "AssertionError: x"
         assert helpers.eventually(lambda: live_backend.get("/api/monitoring/workers/build-01").json()["worker"]
-                                  ["status"] == "offline")
+                                  ["status"] == "stopped")
     finally:
         assert system.stop(10)
 
