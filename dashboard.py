@@ -1,4 +1,4 @@
-"""Router script: sign-in, sidebar and alerts for every page, then the page the URL names."""
+"""Router script: sign-in, sidebar and alerts banner for every page, then the page the URL names."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 import streamlit as st
 
 from backend.settings import Settings
-from ui import data, session, signin, sso
+from ui import alerts_banner, data, session, signin, sso
 
 HERE = Path(__file__).parent
 CORE_PAGES = [
@@ -63,5 +63,5 @@ if viewer is None:
     st.stop()
 session.sidebar(target, viewer)
 signin.account_sidebar(target, viewer, page_path)
-session.alerts_banner(target)
+alerts_banner.show(target)
 navigation.run()

@@ -6,8 +6,9 @@ import pandas as pd
 import streamlit as st
 
 from ui import charts, data, layouts, session, worker_tests
+from ui.api import ApiError
 from ui.history_view import range_control
-from ui.fmt import HARDWARE_LABELS, ago, gigabytes, hardware_label, health_mark, percent, status_mark
+from ui.fmt import HARDWARE_LABELS, ago, escape_markdown, gigabytes, hardware_label, health_mark, percent, status_mark
 from ui.tables import coloured, count_caption, task_table
 
 SORTS = {"id": "ID", "hostname": "Hostname", "status": "Status", "health": "Health", "cpu": "CPU",
@@ -32,7 +33,8 @@ def filters(hardware_types: list[str]) -> dict:
     cols = st.columns(6)
     params = {
         "search": search.strip(),
-        "status": cols[0].selectbox("Status", ["all", "active", "busy", "offline"], key="workers_status"),
+        "status": cols[0].selectbox("Status", ["all", "active", "busy", "offline", "stopped", "removed"],
+                                    key="workers_status"),
         "health": cols[1].selectbox("Health", ["all", "healthy", "warning", "critical", "unknown"],
                                     key="workers_health"),
         "hardware": cols[2].selectbox("Hardware", ["all", *hardware_types], key="workers_hardware",
@@ -56,13 +58,44 @@ def worker_frame(rows: list[dict]) -> pd.DataFrame:
     } for row in rows])
 
 
-def worker_detail(target: data.Backend, token: str, worker_id: str) -> None:
+def remove_worker(target: data.Backend, token: str, worker_id: str) -> None:
+    """Button callback: remove the worker, close its detail and drop cached lists that still show it."""
+    try:
+        target.client.action("DELETE", worker_path(worker_id), token)
+    except ApiError as exc:
+        st.session_state["workers_message"] = ("error", exc.message)
+        return
+    st.session_state["workers_message"] = ("success", f"Removed {escape_markdown(worker_id)}: its alerts are resolved, "
+                                           "its history stays (list it with Status: removed).")
+    st.session_state["workers_open"] = None
+    st.cache_data.clear()
+
+
+def removal_controls(target: data.Backend, viewer: session.Viewer, worker: dict) -> None:
+    """Admins remove a worker that is gone for good; a removed one says when and by whom."""
+    if worker.get("status") == "removed":
+        st.caption(f"Removed {ago(worker.get('removed_at'))} by {escape_markdown(worker.get('removed_by') or 'an admin')}; "
+                   "it returns to the live views if it reports again.")
+    elif viewer.is_admin:
+        with st.popover("Remove worker", icon=":material/delete:"):
+            st.caption("Hides it from the live views (workers, map, hardware, counts) and resolves its alerts; "
+                       "its samples and tasks stay queryable. It returns if it reports again.")
+            st.button("Remove", type="primary", key="worker_remove", on_click=remove_worker,
+                      args=(target, viewer.token, worker["id"]))
+
+
+def worker_path(worker_id: str) -> str:
+    return f"/api/monitoring/workers/{quote(worker_id, safe='')}"
+
+
+def worker_detail(target: data.Backend, viewer: session.Viewer, worker_id: str) -> None:
     """One worker: headline numbers, CPU/memory history, its tasks, hardware and capabilities."""
     window = range_control("worker_detail")  # the History page's control: same presets, same custom range
-    detail = data.load(data.fetch, target, token, f"/api/monitoring/workers/{quote(worker_id, safe='')}", window)
+    detail = data.load(data.fetch, target, viewer.token, worker_path(worker_id), window)
     worker = detail.get("worker") or {}
     st.subheader("Worker detail")
     st.text(f"{worker.get('id')} on {worker.get('hostname') or 'unknown host'}")
+    removal_controls(target, viewer, worker)
     cols = st.columns(5)
     cols[0].metric("Status", status_mark(worker.get("status")))
     cols[1].metric("Health", health_mark(worker.get("health")))
@@ -108,6 +141,8 @@ def fetch_workers(target: data.Backend, token: str, params: dict):
 
 target, viewer = session.backend(), session.viewer()
 st.title("Workers")
+if message := st.session_state.pop("workers_message", None):
+    getattr(st, message[0])(message[1])
 fleet_types = [row["type"] for row in data.load(data.section, target, viewer.token, "hardware") or []]
 params = filters(sorted(set(fleet_types) | set(HARDWARE_LABELS)))
 result, page_number = fetch_workers(target, viewer.token, params)
@@ -127,5 +162,5 @@ if pages > 1:
 chosen = st.selectbox("Open worker", [None, *[row["id"] for row in result.rows]], key="workers_open",
                       format_func=lambda w: "choose a worker…" if w is None else w)
 if chosen:
-    worker_detail(target, viewer.token, chosen)
+    worker_detail(target, viewer, chosen)
     worker_tests.verdict(target, viewer.token, viewer.is_admin, chosen)

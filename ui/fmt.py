@@ -17,11 +17,12 @@ HEALTH_COLOURS = {
 # Plain geometric symbols render in every font (emoji do not on many Linux desktops).
 HEALTH_MARKS = {"healthy": "●", "warning": "▲", "critical": "■", "unknown": "○"}
 STATUS_MARKS = {
-    "active": "●", "busy": "◉", "offline": "○", "pending": "◌", "running": "▶",
+    "active": "●", "busy": "◉", "offline": "○", "stopped": "□", "removed": "×", "pending": "◌", "running": "▶",
     "completed": "✓", "failed": "✗", "timed_out": "✗", "canceled": "✗",
 }
 STATUS_COLOURS = {
-    "active": "#2e9e5b", "busy": "#4c78a8", "offline": "#8a8f98", "pending": "#8a8f98",
+    "active": "#2e9e5b", "busy": "#4c78a8", "offline": "#d64545", "stopped": "#8a8f98", "removed": "#8a8f98",
+    "pending": "#8a8f98",
     "running": "#4c78a8", "completed": "#2e9e5b", "failed": "#d64545", "timed_out": "#e0a030",
     "canceled": "#6f4e7c",
 }

@@ -43,9 +43,11 @@ class Panels:
             card("Cluster health", number(health.get("score")), health.get("trend"), help=HEALTH_HELP).badge(
                 status, color=HEALTH_BADGE_COLOURS.get(status, "gray"))
             card("Active workers", number(cluster.get("active_workers")), trends.get("workers")).caption(
-                f"{number(cluster.get('busy_workers'))} busy · {number(cluster.get('offline_workers'))} offline")
+                f"{number(cluster.get('busy_workers'))} busy · {number(cluster.get('offline_workers'))} offline · "
+                f"{number(cluster.get('stopped_workers'))} stopped")
             card("Total tasks", number(cluster.get("total_tasks")), trends.get("tasks"))
-            card("Success rate", percent(cluster.get("success_rate")), trends.get("success_rate"), " pts")
+            card("Success rate", percent(cluster.get("success_rate")), trends.get("success_rate"), " pts").caption(
+                "of every finished task on record (alert rules use their own window)")
 
     def window(self) -> tuple[str, list]:
         """The chart window (one control for both resource charts) and its points, fetched once."""

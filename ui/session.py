@@ -1,4 +1,4 @@
-"""The signed-in viewer, the sidebar and the alerts banner shared by every page (sign-in: ui/signin.py)."""
+"""The signed-in viewer and the sidebar shared by every page (sign-in: ui/signin.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import streamlit as st
 from streamlit_autorefresh import st_autorefresh
 
 from ui import data, status
-from ui.fmt import ago, escape_markdown
+from ui.fmt import escape_markdown
 
 REFRESH_CHOICES = (0, 2, 5, 10, 30, 60)
 AUTH_KEY = "dtmon_auth"
@@ -73,16 +73,3 @@ def autorefresh_enabled() -> bool:
     if st.query_params.get("autorefresh") == "off":
         st.session_state["dtmon_autorefresh_off"] = True
     return not st.session_state.get("dtmon_autorefresh_off", False)
-
-
-def alerts_banner(target: data.Backend) -> None:
-    """Firing alerts from the snapshot, on every page, as long as any exist."""
-    alerts = [a for a in target.live.section("alerts") or [] if a.get("state", "firing") == "firing"]
-    if not alerts:
-        return
-    lines = [f"**{len(alerts)} alert(s) firing**"] + [
-        f"- {escape_markdown(a.get('severity', ''))} · {escape_markdown(a.get('rule_name', ''))}: "
-        f"{escape_markdown(a.get('message', ''))} (since {ago(a.get('started_at'))})"
-        for a in alerts[:5]
-    ]
-    st.error("\n".join(lines), icon=":material/notifications_active:")

@@ -15,7 +15,7 @@ WORKERS = [
     ("worker-evil", HOSTILE_NAME, ["cpu", "webnn"], 5.0, 1.0, 4.0, 2.0),
     ("worker-006", "old-box", ["cpu"], 50.0, 2.0, 4.0, 5.0),
 ]
-OFFLINE = "worker-006"
+STOPPED = "worker-006"  # said goodbye: stopped, not offline
 # id, type, priority, requirements, worker, outcome (None pending, "running", or a finished status), error
 TASKS = [
     ("t-001", "test", 1, ["cpu"], "worker-001", "completed", None),
@@ -32,7 +32,7 @@ TASKS = [
     ("t-012", "test", 0, ["cpu"], "worker-006", "completed", None),
 ]
 EXPECTED = {
-    "total_workers": 6, "active_workers": 5, "offline_workers": 1, "total_tasks": 12,
+    "total_workers": 6, "active_workers": 5, "stopped_workers": 1, "total_tasks": 12,
     "pending": 2, "running": 2, "completed": 6, "failed": 2,  # failed counts timed_out too
     "success_rate": 75.0,  # 6 completed of 8 finished
 }
@@ -48,7 +48,7 @@ def worker_events(now: float) -> list[dict[str, Any]]:
             events.append({"kind": "worker_heartbeat", "ts": now - 60 * minute, "worker_id": worker_id,
                            "cpu_percent": max(0.0, cpu - minute), "memory_used_gb": used,
                            "memory_total_gb": total, "rtt_ms": rtt, "running_tasks": 0})
-    events.append({"kind": "worker_offline", "ts": now, "worker_id": OFFLINE})
+    events.append({"kind": "worker_offline", "ts": now, "worker_id": STOPPED})
     events.append({"kind": "link", "ts": now, "source": "worker-001", "target": "worker-002",
                    "rtt_ms": 0.8, "bandwidth_bps": 9.4e9})
     return events

@@ -70,7 +70,7 @@ def test_workers_search_filter_and_detail(admin_app):
     app.text_input(key="workers_search").input("gpu-box").run()
     assert sorted(app.dataframe[0].value["id"]) == ["worker-001", "worker-002"]
     app.text_input(key="workers_search").input("").run()
-    app.selectbox(key="workers_status").select("offline").run()
+    app.selectbox(key="workers_status").select("stopped").run()
     assert list(app.dataframe[0].value["hostname"]) == ["old-box"]
     app.selectbox(key="workers_open").select("worker-006").run()
     assert any(s.value == "Worker detail" for s in app.subheader)
@@ -171,9 +171,15 @@ def test_firing_alert_shows_a_banner_on_every_page(seeded_backend, admin_app):
     wait_until(lambda: data.connect(url).live.section("alerts"))
     for path in ["pages/overview.py", "pages/workers.py", "pages/hardware.py"]:
         run_page(admin_app, path)
-        banner = [e.value for e in admin_app.error if "alert(s) firing" in e.value]
-        assert banner and "Success rate below 80" in banner[0]
+        banner = [e.value for e in admin_app.error if "Success rate below 80" in e.value]
+        assert banner and "success rate over the last 15 min is 75\\.0 %" in banner[0]  # markdown-escaped
         assert "Live (WebSocket)" in admin_app.sidebar.markdown[0].value  # the router drew the sidebar too
+    alert = next(a for a in firing() if a["rule_name"] == "Success rate below 80 %")
+    httpx.post(f"{url}/api/alerts/{alert['id']}/ack", headers=bearer(seeded_backend.admin_token),
+               timeout=10).raise_for_status()
+    wait_until(lambda: all(a.get("acknowledged_by") for a in data.connect(url).live.section("alerts")))
+    run_page(admin_app, "pages/overview.py")
+    assert not [e.value for e in admin_app.error if "Success rate below 80" in e.value]  # acknowledged: no banner
 
 
 def test_admin_starts_and_stops_the_demo_fleet_from_the_empty_overview(live_backend, monkeypatch):

@@ -136,3 +136,33 @@ def test_merge_update_full_replaces_partial_merges():
     snapshot = merge_update(snapshot, {"full": False, "generated_at": "t2", "workers": [2]})
     assert snapshot == {"cluster": {"a": 1}, "workers": [2], "generated_at": "t2"}
     assert merge_update(snapshot, {"full": True, "hardware": []}) == {"hardware": [], "generated_at": None}
+
+
+def firing(rule_id, rule_name, scope, severity="critical", metric="worker_offline", **extra):
+    return {"id": hash((rule_id, scope)), "rule_id": rule_id, "rule_name": rule_name, "scope": scope,
+            "severity": severity, "metric": metric, "state": "firing", "message": f"{scope} is offline",
+            "started_at": "2026-12-04T02:00:00Z", "acknowledged_by": None} | extra
+
+
+def test_banner_shows_unacknowledged_alerts_one_line_each_up_to_two():
+    from ui.alerts_banner import banner_lines
+    two = [firing(1, "Worker offline", "worker:a"), firing(1, "Worker offline", f"worker:{HOSTILE}"),
+           firing(1, "Worker offline", "worker:c", acknowledged_by="alice")]
+    lines, more = banner_lines(two)
+    assert len(lines) == 2 and more == 0 and "\\<img" in lines[1]  # escaped: drawn as text
+    assert lines[0].startswith("■ **Worker offline**: worker\\:a is offline · since")
+    assert banner_lines([two[2]]) == ([], 0)
+
+
+def test_banner_counts_per_rule_beyond_two_and_stays_a_few_lines():
+    from ui.alerts_banner import RULE_LINES, banner_lines
+    alerts = [firing(1, "Worker offline", f"worker:w{i}") for i in range(4)]
+    alerts += [firing(2, "CPU above 95 %", f"worker:w{i}", "warning", "worker_cpu") for i in range(3)]
+    alerts += [firing(3, "Success rate below 80 %", "cluster", metric="cluster_success_rate",
+                      message="success rate over the last 15 min is 70.0 %")]
+    alerts += [firing(4 + i, f"rule {i}", "cluster", "info", "pending_tasks") for i in range(3)]
+    lines, more = banner_lines(alerts)
+    assert lines == ["■ **4 workers offline**",
+                     "■ **Success rate below 80 %**: success rate over the last 15 min is 70\\.0 %",
+                     "▲ 3 workers: **CPU above 95 %**"]
+    assert len(lines) == RULE_LINES and more == 3

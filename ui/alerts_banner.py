@@ -1,0 +1,66 @@
+"""The alerts banner of every page: unacknowledged firing alerts in at most a few short lines."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from ui import data
+from ui.fmt import ago, escape_markdown
+
+ALERTS_PAGE = "pages/alerts.py"
+SINGLE_LINES = 2  # up to this many alerts get a line each; more are counted per rule
+RULE_LINES = 3  # per-rule lines shown before the rest is only counted
+SEVERITY_MARKS = {"critical": "■", "warning": "▲", "info": "●"}
+SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
+
+
+def needs_attention(alerts: list[dict]) -> list[dict]:
+    """Firing alerts nobody has acknowledged yet, most severe first."""
+    open_ones = [a for a in alerts if a.get("state", "firing") == "firing" and not a.get("acknowledged_by")]
+    return sorted(open_ones, key=lambda a: SEVERITY_ORDER.get(a.get("severity"), 3))
+
+
+def mark(alert: dict) -> str:
+    return SEVERITY_MARKS.get(alert.get("severity"), "●")
+
+
+def one_line(alert: dict) -> str:
+    """Severity mark, rule, current value (the message) and age; worker-supplied text escaped."""
+    return (f"{mark(alert)} **{escape_markdown(alert.get('rule_name', ''))}**: "
+            f"{escape_markdown(alert.get('message', ''))} · since {ago(alert.get('started_at'))}")
+
+
+def counted(group: list[dict]) -> str:
+    """'4 workers offline' for the offline rule, '3 workers: CPU above 95 %' for other worker rules."""
+    first, count = group[0], len(group)
+    name = escape_markdown(first.get("rule_name", ""))
+    if count == 1:
+        return f"{mark(first)} **{name}**: {escape_markdown(first.get('message', ''))}"
+    if not str(first.get("scope", "")).startswith("worker:"):
+        return f"{mark(first)} {count} × **{name}**"
+    if first.get("metric") == "worker_offline":
+        return f"{mark(first)} **{count} workers offline**"
+    return f"{mark(first)} {count} workers: **{name}**"
+
+
+def banner_lines(alerts: list[dict]) -> tuple[list[str], int]:
+    """The lines to show and how many rules were left for the Alerts page to tell."""
+    shown = needs_attention(alerts)
+    if len(shown) <= SINGLE_LINES:
+        return [one_line(alert) for alert in shown], 0
+    groups: dict[object, list[dict]] = {}
+    for alert in shown:  # most severe first, so the first rules are the ones to show
+        groups.setdefault(alert.get("rule_id"), []).append(alert)
+    ordered = list(groups.values())
+    return [counted(group) for group in ordered[:RULE_LINES]], max(0, len(ordered) - RULE_LINES)
+
+
+def show(target: data.Backend) -> None:
+    """Draw the banner from the live snapshot; nothing when no alert needs attention."""
+    lines, more_rules = banner_lines(target.live.section("alerts") or [])
+    if not lines:
+        return
+    with st.container(key="alerts_banner"):
+        st.error("  \n".join(lines), icon=":material/notifications_active:")
+        more = f" (+{more_rules} more rules)" if more_rules else ""
+        st.page_link(ALERTS_PAGE, label=f"Open the Alerts page{more}", icon=":material/arrow_forward:")
