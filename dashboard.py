@@ -63,5 +63,5 @@ if viewer is None:
     st.stop()
 session.sidebar(target, viewer)
 signin.account_sidebar(target, viewer, page_path)
-alerts_banner.show(target)
+alerts_banner.show(target, viewer.token)
 navigation.run()

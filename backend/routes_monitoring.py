@@ -115,6 +115,8 @@ class MonitoringController(Controller):
         if removed is None:
             raise NotFoundException(f"no worker {worker_id!r}")
         await state.maintenance.evaluate_alerts()
+        if state.hub.subscribers:  # live views drop it now, not at the next tick
+            await state.hub.refresh()
         return removed
 
     @get("/tasks")

@@ -41,8 +41,8 @@ def history_frame(rows: list[dict]) -> pd.DataFrame:
     """Fired and resolved alerts, newest first."""
     return pd.DataFrame([{
         "state": row["state"], "severity": row["severity"], "rule": row["rule_name"], "scope": row["scope"],
-        "started": row["started_at"], "ended": row.get("ended_at"), "value": row.get("value"),
-        "acknowledged by": row.get("acknowledged_by"), "message": row.get("message"),
+        "started": row["started_at"], "ended": row.get("ended_at"),
+        "message": row.get("message"), "acknowledged by": row.get("acknowledged_by"),
     } for row in rows])
 
 

@@ -5,7 +5,7 @@ from urllib.parse import quote
 import pandas as pd
 import streamlit as st
 
-from ui import charts, data, layouts, session, worker_tests
+from ui import alerts_banner, charts, data, layouts, session, worker_tests
 from ui.api import ApiError
 from ui.history_view import range_control
 from ui.fmt import HARDWARE_LABELS, ago, escape_markdown, gigabytes, hardware_label, health_mark, percent, status_mark
@@ -69,6 +69,7 @@ def remove_worker(target: data.Backend, token: str, worker_id: str) -> None:
                                            "its history stays (list it with Status: removed).")
     st.session_state["workers_open"] = None
     st.cache_data.clear()
+    alerts_banner.await_resolution(target, f"worker:{worker_id}")
 
 
 def removal_controls(target: data.Backend, viewer: session.Viewer, worker: dict) -> None:

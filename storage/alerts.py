@@ -129,36 +129,37 @@ def utc_now() -> datetime:
     return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
+# Alerts with their rule's metric, which the banner words its counts by ("4 workers offline").
+_ALERTS = (f"SELECT {', '.join(f'a.{name}' for name in ALERT_COLUMNS)}, r.metric "
+           "FROM alerts a LEFT JOIN alert_rules r ON r.id = a.rule_id")
+_ALERT_KEYS = ALERT_COLUMNS + ["metric"]
+
+
 def active_alerts(cursor: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
-    """Firing alerts, most severe and newest first, with their rule's metric: the "alerts" section
-    of the live snapshot (the banner counts per rule and words the count by metric)."""
-    columns = ", ".join(f"a.{name}" for name in ALERT_COLUMNS)
+    """Firing alerts, most severe and newest first: the "alerts" section of the live snapshot."""
     cursor.execute(
-        f"""SELECT {columns}, r.metric FROM alerts a LEFT JOIN alert_rules r ON r.id = a.rule_id
-            WHERE a.state = 'firing'
+        f"""{_ALERTS} WHERE a.state = 'firing'
             ORDER BY CASE a.severity WHEN 'critical' THEN 0 WHEN 'warning' THEN 1 ELSE 2 END,
                      a.started_at DESC, a.id DESC"""
     )
-    return _rows(cursor, ALERT_COLUMNS + ["metric"])
+    return _rows(cursor, _ALERT_KEYS)
 
 
 def list_alerts(
     cursor: duckdb.DuckDBPyConnection, state: str = "all", limit: int = 100, offset: int = 0
 ) -> tuple[list[dict[str, Any]], int]:
     """Alert history (firing and resolved), newest first, with the total count."""
-    where, params = ("WHERE state = ?", [state]) if state in ("firing", "resolved") else ("", [])
-    total = cursor.execute(f"SELECT count(*) FROM alerts {where}", params).fetchone()[0]
-    cursor.execute(
-        f"SELECT {', '.join(ALERT_COLUMNS)} FROM alerts {where} ORDER BY started_at DESC, id DESC LIMIT ? OFFSET ?",
-        params + [limit, offset],
-    )
-    return _rows(cursor, ALERT_COLUMNS), int(total)
+    where, params = ("WHERE a.state = ?", [state]) if state in ("firing", "resolved") else ("", [])
+    total = cursor.execute(f"SELECT count(*) FROM alerts a {where}", params).fetchone()[0]
+    cursor.execute(f"{_ALERTS} {where} ORDER BY a.started_at DESC, a.id DESC "
+                   "LIMIT ? OFFSET ?", params + [limit, offset])
+    return _rows(cursor, _ALERT_KEYS), int(total)
 
 
 def get_alert(cursor: duckdb.DuckDBPyConnection, alert_id: int) -> dict[str, Any] | None:
     """One alert by id, or None."""
-    cursor.execute(f"SELECT {', '.join(ALERT_COLUMNS)} FROM alerts WHERE id = ?", [alert_id])
-    rows = _rows(cursor, ALERT_COLUMNS)
+    cursor.execute(f"{_ALERTS} WHERE a.id = ?", [alert_id])
+    rows = _rows(cursor, _ALERT_KEYS)
     return rows[0] if rows else None
 
 

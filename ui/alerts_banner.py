@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import time
+
 import streamlit as st
 
 from ui import data
+from ui.api import ApiError
 from ui.fmt import ago, escape_markdown
 
 ALERTS_PAGE = "pages/alerts.py"
@@ -55,12 +58,31 @@ def banner_lines(alerts: list[dict]) -> tuple[list[str], int]:
     return [counted(group) for group in ordered[:RULE_LINES]], max(0, len(ordered) - RULE_LINES)
 
 
-def show(target: data.Backend) -> None:
-    """Draw the banner from the live snapshot; nothing when no alert needs attention."""
-    lines, more_rules = banner_lines(target.live.section("alerts") or [])
+def firing_alerts(target: data.Backend, token: str) -> list[dict]:
+    """From the live snapshot, or the REST route while the socket is not up (the banner must not go blank)."""
+    live = target.live.section("alerts")
+    if live is not None:
+        return live
+    try:
+        return data.fetch(target, token, "/api/alerts", {"state": "firing", "limit": 500})
+    except ApiError:
+        return []  # the sidebar already says the backend is unreachable
+
+
+def show(target: data.Backend, token: str) -> None:
+    """Draw the banner; nothing when no alert needs attention."""
+    lines, more_rules = banner_lines(firing_alerts(target, token))
     if not lines:
         return
     with st.container(key="alerts_banner"):
         st.error("  \n".join(lines), icon=":material/notifications_active:")
         more = f" (+{more_rules} more rules)" if more_rules else ""
         st.page_link(ALERTS_PAGE, label=f"Open the Alerts page{more}", icon=":material/arrow_forward:")
+
+
+def await_resolution(target: data.Backend, scope: str, seconds: float = 3.0) -> None:
+    """After a removal, let the pushed snapshot drop the scope's alerts before this run draws the banner."""
+    deadline = time.monotonic() + seconds
+    while target.live.is_live() and time.monotonic() < deadline and any(
+            alert.get("scope") == scope for alert in target.live.section("alerts") or []):
+        time.sleep(0.1)

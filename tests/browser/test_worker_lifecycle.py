@@ -1,0 +1,90 @@
+"""Two real host agents against the real dashboard in Chromium: the one stopped with SIGTERM says
+goodbye and never alerts; the one killed alerts, and the alert resolves when the admin removes it."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.browser.conftest import REPO, running_dashboard, screenshot, sign_in, wait_for_app
+from tests.browser.test_browser_dashboard import choose, go_to
+
+OFFLINE_AFTER_S = 3  # three missed one-second heartbeats
+
+
+@pytest.fixture(scope="module")
+def fleet(tmp_path_factory):
+    """A dashboard with a 3 s offline threshold and 1 s alert evaluations, the offline rule firing at
+    once, and two agents reporting every second."""
+    workdir = tmp_path_factory.mktemp("lifecycle")
+    settings = {"DTMON_HEARTBEAT_INTERVAL": "1", "DTMON_ALERT_INTERVAL": "1"}
+    with running_dashboard(workdir, env_extra=settings) as server:
+        url, password, ingest = server.url, server.admin_password, server.ingest_token
+        http = httpx.Client(base_url=url, timeout=30, headers={"Authorization": f"Bearer {server.admin_token}"})
+        rule = next(r for r in http.get("/api/alerts/rules").json() if r["metric"] == "worker_offline")
+        http.patch(f"/api/alerts/rules/{rule['id']}", json={"for_seconds": 0}).raise_for_status()
+        env = {**os.environ, "DTMON_URL": url, "DTMON_TOKEN": ingest}
+        agents = {name: subprocess.Popen([sys.executable, "-m", "backend", "agent", "--worker-id", name,
+                                          "--interval", "1", "--no-browser-probe"], cwd=REPO, env=env,
+                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                  for name in ("agent-stopped", "agent-killed")}
+        try:
+            eventually(lambda: [statuses(http).get(name) for name in agents] == ["active", "active"])
+            yield url, password, http, agents
+        finally:
+            for agent in agents.values():
+                agent.kill()
+                agent.wait(10)
+            http.close()
+
+
+def eventually(condition, seconds: float = 60.0):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if result := condition():
+            return result
+        time.sleep(0.3)
+    raise AssertionError("condition never held")
+
+
+def statuses(http: httpx.Client, **params) -> dict[str, str]:
+    return {w["id"]: w["status"] for w in http.get("/api/monitoring/workers", params=params).json()}
+
+
+def alerts_on(http: httpx.Client, worker_id: str, state: str = "all") -> list[dict]:
+    rows = http.get("/api/alerts", params={"state": state}).json()
+    return [a for a in rows if a["scope"] == f"worker:{worker_id}"]
+
+
+def test_clean_stop_never_alerts_a_killed_agent_does_until_removed(fleet, page: Page):
+    url, password, http, agents = fleet
+    agents["agent-stopped"].send_signal(signal.SIGTERM)
+    assert agents["agent-stopped"].wait(30) == 0
+    agents["agent-killed"].kill()
+    eventually(lambda: alerts_on(http, "agent-killed", "firing"))
+    time.sleep(OFFLINE_AFTER_S + 2)  # well past the threshold and another evaluation
+    assert statuses(http)["agent-stopped"] == "stopped" and statuses(http)["agent-killed"] == "offline"
+    assert alerts_on(http, "agent-stopped") == []
+
+    sign_in(page, url, "admin", password)
+    banner = page.locator(".st-key-alerts_banner")
+    expect(banner.get_by_text("agent-killed is offline")).to_be_visible()
+    expect(banner.get_by_text("agent-stopped")).to_have_count(0)
+    go_to(page, "Workers")
+    choose(page, "Open worker", "agent-killed")
+    wait_for_app(page)
+    page.get_by_role("button", name="Remove worker").click()
+    page.get_by_role("button", name="Remove", exact=True).click()
+    wait_for_app(page)
+    expect(page.get_by_text("Removed agent-killed")).to_be_visible()
+    expect(page.locator(".st-key-alerts_banner")).to_have_count(0)  # the same run already shows it resolved
+    assert alerts_on(http, "agent-killed", "firing") == []
+    assert alerts_on(http, "agent-killed", "resolved")[0]["ended_at"]
+    assert "agent-killed" not in statuses(http)
+    assert statuses(http, status="removed") == {"agent-killed": "removed"}
+    screenshot(page, "worker-removed")
