@@ -150,9 +150,13 @@ def value_updates(rules: list[dict[str, Any]], previous: Mapping[Key, SubjectSta
                   current: Mapping[Key, SubjectState], now: datetime) -> list[Transition]:
     """Alerts still firing whose value moved: the stored value and message follow every evaluation."""
     by_id = {rule["id"]: rule for rule in rules}
-    return [Transition("update", by_id[key[0]], key[1], state.value, now, describe(by_id[key[0]], key[1], state.value))
-            for key, state in current.items()
-            if state.firing and key in previous and previous[key].firing and previous[key].value != state.value]
+    updates = []
+    for (rule_id, scope), state in current.items():
+        before = previous.get((rule_id, scope))
+        if state.firing and before is not None and before.firing and before.value != state.value:
+            rule = by_id[rule_id]
+            updates.append(Transition("update", rule, scope, state.value, now, describe(rule, scope, state.value)))
+    return updates
 
 
 def _orphans(enabled: Mapping[int, dict[str, Any]], previous: Mapping[Key, SubjectState],

@@ -171,7 +171,8 @@ def network(settings: Settings, limit: int = 500, now: float | None = None) -> R
             nodes.append({"id": w["id"], "label": w["id"], "hostname": w["hostname"], "kind": "worker",
                           "status": w["status"], "health": w["health"], "hardware": w["hardware"] or [],
                           "cpu": w["cpu"], "memory_percent": w["memory_percent"], "rtt_ms": w["rtt_ms"]})
-            quality, label = rules.link_quality(w["rtt_ms"], w["hb_gap_avg"], w["hb_gap_dev"], w["status"] in ONLINE_STATUSES)
+            quality, label = rules.link_quality(w["rtt_ms"], w["hb_gap_avg"], w["hb_gap_dev"],
+                                                w["status"] in ONLINE_STATUSES)
             links.append({"source": "coordinator", "target": w["id"], "rtt_ms": w["rtt_ms"],
                           "bandwidth_bps": None, "quality": quality, "quality_label": label})
         shown = {n["id"] for n in nodes}

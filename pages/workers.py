@@ -75,8 +75,8 @@ def remove_worker(target: data.Backend, token: str, worker_id: str) -> None:
 def removal_controls(target: data.Backend, viewer: session.Viewer, worker: dict) -> None:
     """Admins remove a worker that is gone for good; a removed one says when and by whom."""
     if worker.get("status") == "removed":
-        st.caption(f"Removed {ago(worker.get('removed_at'))} by {escape_markdown(worker.get('removed_by') or 'an admin')}; "
-                   "it returns to the live views if it reports again.")
+        by = escape_markdown(worker.get("removed_by") or "an admin")
+        st.caption(f"Removed {ago(worker.get('removed_at'))} by {by}; it returns to the live views if it reports again.")
     elif viewer.is_admin:
         with st.popover("Remove worker", icon=":material/delete:"):
             st.caption("Hides it from the live views (workers, map, hardware, counts) and resolves its alerts; "

@@ -19,7 +19,8 @@ ROLLUP_COLUMNS = {
 COLUMN_MEANINGS: dict[str, dict[str, str]] = {
     "workers": {
         "worker_id": "worker id as reported", "hostname": "host name", "hardware": "hardware types (list)",
-        "capabilities": "reported capabilities (JSON)", "status": "active, busy, offline (went silent), stopped (left cleanly) or removed (by an admin)",
+        "capabilities": "reported capabilities (JSON)",
+        "status": "active, busy, offline (went silent), stopped (left cleanly) or removed (by an admin)",
         "offline_reason": "shutdown or timeout", "health": "healthy, warning, critical or unknown",
         "registered_at": "first registration (UTC)", "last_seen": "last contact of any kind (UTC)",
         "last_heartbeat": "newest heartbeat (UTC)",
@@ -64,8 +65,10 @@ COLUMN_MEANINGS: dict[str, dict[str, str]] = {
     "alerts": {
         "id": "alert id", "rule_id": "rule that fired", "rule_name": "rule name then", "severity": "severity then",
         "scope": "cluster, worker:<id>, hardware:<type> or type:<type>", "state": "firing or resolved",
-        "started_at": "fired (UTC)", "ended_at": "resolved (UTC)", "value": "current value while firing (updated each evaluation), last value once resolved",
-        "message": "readable summary with the value, its unit and the rule's window", "acknowledged_by": "user who acknowledged", "acknowledged_at": "when (UTC)",
+        "started_at": "fired (UTC)", "ended_at": "resolved (UTC)",
+        "value": "current value while firing (updated each evaluation), last value once resolved",
+        "message": "readable summary with the value, its unit and the rule's window",
+        "acknowledged_by": "user who acknowledged", "acknowledged_at": "when (UTC)",
     },
     "alert_deliveries": {
         "id": "delivery id", "alert_id": "alert", "rule_id": "rule", "event": "firing or resolved",

@@ -15,6 +15,9 @@ SINGLE_LINES = 2  # up to this many alerts get a line each; more are counted per
 RULE_LINES = 3  # per-rule lines shown before the rest is only counted
 SEVERITY_MARKS = {"critical": "■", "warning": "▲", "info": "●"}
 SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
+# On a phone long messages wrap; past four lines the rest is cut, the Alerts page has it whole.
+PHONE_CSS = """<style>@media (max-width: 640px) { .st-key-alerts_banner p {
+  display: -webkit-box; -webkit-line-clamp: 4; -webkit-box-orient: vertical; overflow: hidden; } }</style>"""
 
 
 def needs_attention(alerts: list[dict]) -> list[dict]:
@@ -75,6 +78,7 @@ def show(target: data.Backend, token: str) -> None:
     if not lines:
         return
     with st.container(key="alerts_banner"):
+        st.html(PHONE_CSS)
         st.error("  \n".join(lines), icon=":material/notifications_active:")
         more = f" (+{more_rules} more rules)" if more_rules else ""
         st.page_link(ALERTS_PAGE, label=f"Open the Alerts page{more}", icon=":material/arrow_forward:")

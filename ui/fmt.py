@@ -17,7 +17,8 @@ HEALTH_COLOURS = {
 # Plain geometric symbols render in every font (emoji do not on many Linux desktops).
 HEALTH_MARKS = {"healthy": "●", "warning": "▲", "critical": "■", "unknown": "○"}
 STATUS_MARKS = {
-    "active": "●", "busy": "◉", "offline": "○", "stopped": "□", "removed": "×", "pending": "◌", "running": "▶",
+    "active": "●", "busy": "◉", "offline": "○", "stopped": "□", "removed": "×",
+    "pending": "◌", "running": "▶",
     "completed": "✓", "failed": "✗", "timed_out": "✗", "canceled": "✗",
 }
 STATUS_COLOURS = {

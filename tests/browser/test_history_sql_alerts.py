@@ -67,7 +67,8 @@ def test_alerts_page_acknowledges_a_firing_alert(logged_in_page, dashboard_serve
     page = logged_in_page
     alert = wait_for_firing(dashboard_server, "Success rate below 80 %")
     go_to(page, "Alerts")
-    expect(page.get_by_text("alert(s) firing")).to_be_visible(timeout=30_000)  # the banner of every page
+    banner = page.locator(".st-key-alerts_banner")  # on every page
+    expect(banner.get_by_text("success rate over the last 15 min is 75.0 %")).to_be_visible(timeout=30_000)
     expect(page.get_by_text("Success rate below 80 %").first).to_be_visible()
     row = page.locator("[data-testid=stHorizontalBlock]").filter(has_text="Success rate below 80 %")
     row.get_by_role("button", name="Acknowledge").first.click()
@@ -76,3 +77,5 @@ def test_alerts_page_acknowledges_a_firing_alert(logged_in_page, dashboard_serve
     screenshot(page, "alerts")
     acknowledged = {a["id"]: a for a in firing_alerts(dashboard_server)}
     assert acknowledged[alert["id"]]["acknowledged_by"] == "admin"
+    go_to(page, "Overview")
+    expect(banner.get_by_text("Success rate below 80 %")).to_have_count(0)  # acknowledged: out of the banner
