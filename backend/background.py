@@ -42,8 +42,7 @@ class Maintenance:
     async def tick(self) -> None:
         await self.ingest.fold()
         await self.store.write(mark_stale(time.time(), self.settings.offline_after))
-        if self.hub.subscribers:  # a subscriber's first message builds a fresh snapshot anyway
-            await self.hub.refresh()
+        await self.hub.refresh_if_watched()
 
     async def roll(self) -> None:
         """Roll up what arrived since the last pass (late samples re-roll their old buckets)."""

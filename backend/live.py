@@ -106,6 +106,11 @@ class Hub:
                 subscriber.offer(message)
         return {"changed": changed}
 
+    async def refresh_if_watched(self) -> None:
+        """A snapshot for subscribers now; nobody watching means the next subscriber builds one anyway."""
+        if self.subscribers:
+            await self.refresh()
+
     def encode(self, sections: dict[str, Any], full: bool) -> bytes:
         return msgspec.json.encode({"type": "monitoring_update", "full": full,
                                     "generated_at": iso(time.time())} | sections)

@@ -139,6 +139,7 @@ class AlertController(Controller):
         store, name = request.app.state.store, request.user.name
         if not await store.write(lambda con: alert_store.acknowledge(con, alert_id, name)):
             raise NotFoundException(f"no alert {alert_id}")
+        await request.app.state.hub.refresh_if_watched()  # the banners drop it now, not at the next tick
         return await store.read(lambda cur: alert_store.get_alert(cur, alert_id))
 
     @get("/meta")

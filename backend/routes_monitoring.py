@@ -115,8 +115,7 @@ class MonitoringController(Controller):
         if removed is None:
             raise NotFoundException(f"no worker {worker_id!r}")
         await state.maintenance.evaluate_alerts()
-        if state.hub.subscribers:  # live views drop it now, not at the next tick
-            await state.hub.refresh()
+        await state.hub.refresh_if_watched()  # live views drop it now, not at the next tick
         return removed
 
     @get("/tasks")

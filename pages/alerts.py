@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from ui import data, session
+from ui import alerts_banner, data, session
 from ui.api import ApiError
 from ui.fmt import ago, escape_markdown
 
@@ -33,8 +33,15 @@ def firing_row(target: data.Backend, token: str, alert: dict) -> None:
     if alert.get("acknowledged_by"):
         cols[2].caption(f"acknowledged by {escape_markdown(alert['acknowledged_by'])}")
     else:
-        cols[2].button("Acknowledge", key=f"ack_{alert['id']}", on_click=call,
-                       args=(target, token, "POST", f"/api/alerts/{alert['id']}/ack", {}))
+        cols[2].button("Acknowledge", key=f"ack_{alert['id']}", on_click=acknowledge,
+                       args=(target, token, alert["id"]))
+
+
+def acknowledge(target: data.Backend, token: str, alert_id: int) -> None:
+    """Button callback: acknowledge, and draw this run's banner without the alert."""
+    if call(target, token, "POST", f"/api/alerts/{alert_id}/ack", {}) is not None:
+        alerts_banner.await_snapshot(target, lambda alerts: all(
+            alert["id"] != alert_id or alert.get("acknowledged_by") for alert in alerts))
 
 
 def history_frame(rows: list[dict]) -> pd.DataFrame:

@@ -8,7 +8,8 @@ import streamlit as st
 from ui import alerts_banner, charts, data, layouts, session, worker_tests
 from ui.api import ApiError
 from ui.history_view import range_control
-from ui.fmt import HARDWARE_LABELS, ago, escape_markdown, gigabytes, hardware_label, health_mark, percent, status_mark
+from ui.fmt import (HARDWARE_LABELS, ago, escape_markdown, gigabytes, hardware_label, health_mark, percent,
+                    status_mark)
 from ui.tables import coloured, count_caption, task_table
 
 SORTS = {"id": "ID", "hostname": "Hostname", "status": "Status", "health": "Health", "cpu": "CPU",
@@ -59,17 +60,17 @@ def worker_frame(rows: list[dict]) -> pd.DataFrame:
 
 
 def remove_worker(target: data.Backend, token: str, worker_id: str) -> None:
-    """Button callback: remove the worker, close its detail and drop cached lists that still show it."""
+    """Button callback: remove the worker, close its detail, and draw this run without it."""
     try:
         target.client.action("DELETE", worker_path(worker_id), token)
     except ApiError as exc:
         st.session_state["workers_message"] = ("error", exc.message)
         return
-    st.session_state["workers_message"] = ("success", f"Removed {escape_markdown(worker_id)}: its alerts are resolved, "
-                                           "its history stays (list it with Status: removed).")
+    st.session_state["workers_message"] = ("success", f"Removed {escape_markdown(worker_id)}: its alerts are "
+                                           "resolved, its history stays (list it with Status: removed).")
     st.session_state["workers_open"] = None
-    st.cache_data.clear()
-    alerts_banner.await_resolution(target, f"worker:{worker_id}")
+    scope = f"worker:{worker_id}"
+    alerts_banner.await_snapshot(target, lambda alerts: all(alert.get("scope") != scope for alert in alerts))
 
 
 def removal_controls(target: data.Backend, viewer: session.Viewer, worker: dict) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import streamlit as st
 
@@ -84,9 +85,9 @@ def show(target: data.Backend, token: str) -> None:
         st.page_link(ALERTS_PAGE, label=f"Open the Alerts page{more}", icon=":material/arrow_forward:")
 
 
-def await_resolution(target: data.Backend, scope: str, seconds: float = 3.0) -> None:
-    """After a removal, let the pushed snapshot drop the scope's alerts before this run draws the banner."""
+def await_snapshot(target: data.Backend, settled: Callable[[list[dict]], bool], seconds: float = 3.0) -> None:
+    """After an action on alerts, let the pushed snapshot show it before this run draws the banner."""
+    st.cache_data.clear()  # the REST fallback must not answer from before the action either
     deadline = time.monotonic() + seconds
-    while target.live.is_live() and time.monotonic() < deadline and any(
-            alert.get("scope") == scope for alert in target.live.section("alerts") or []):
+    while target.live.is_live() and time.monotonic() < deadline and not settled(target.live.section("alerts") or []):
         time.sleep(0.1)
