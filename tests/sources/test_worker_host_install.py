@@ -105,4 +105,4 @@ def test_agent_dask_preloads_and_run_tests_from_outside_the_checkout(worker_host
             process.terminate()
             process.wait(30)
     helpers.eventually(lambda: live_backend.get("/api/monitoring/workers/host-agent").json()["worker"]["status"]
-                       == "offline")
+                       == "stopped")  # SIGTERM: the agent said goodbye
