@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import REPO, running_dashboard, screenshot, sign_in, wait_for_app
-from tests.browser.test_browser_dashboard import choose, go_to
+from tests.browser.test_browser_dashboard import go_to, type_and_apply
 
 OFFLINE_AFTER_S = 3  # three missed one-second heartbeats
 
@@ -21,7 +21,7 @@ OFFLINE_AFTER_S = 3  # three missed one-second heartbeats
 def fleet(tmp_path_factory):
     """A dashboard with a 3 s offline threshold and 1 s alert evaluations, the offline rule firing at
     once, the scripted fleet and three more workers going silent, and two agents reporting every second."""
-    settings = {"DTMON_HEARTBEAT_INTERVAL": "1", "DTMON_ALERT_INTERVAL": "1"}
+    settings = {"DTMON_OFFLINE_AFTER": str(OFFLINE_AFTER_S), "DTMON_ALERT_INTERVAL": "1"}
     with running_dashboard(tmp_path_factory.mktemp("lifecycle"), env_extra=settings) as server:
         url, password, ingest = server.url, server.admin_password, server.ingest_token
         http = httpx.Client(base_url=url, timeout=30, headers={"Authorization": f"Bearer {server.admin_token}"})
@@ -84,7 +84,11 @@ def test_clean_stop_never_alerts_a_killed_agent_does_until_removed(fleet, page: 
     screenshot(page, "alerts-banner-phone")
     page.set_viewport_size({"width": 1400, "height": 1000})
     go_to(page, "Workers")
-    choose(page, "Open worker", "agent-killed")
+    type_and_apply(page, "Search", "agent-killed")
+    wait_for_app(page)
+    page.get_by_role("combobox", name="Open worker").click()
+    page.keyboard.type("agent-killed")
+    page.keyboard.press("Enter")
     wait_for_app(page)
     page.get_by_role("button", name="Remove worker").click()
     page.get_by_role("button", name="Remove", exact=True).click()
