@@ -13,7 +13,7 @@ from backend.analytics import observers as analytics_observers
 from backend.ingest import IngestService
 from backend.live import Hub
 from backend.settings import Settings
-from backend.webhooks import WebhookDispatcher
+from backend.webhooks import WebhookDispatcher, allowed_hosts
 from storage import quarantine, results, rollup
 from storage.alerts import utc_now
 from storage.health import refresh_stale_sql
@@ -61,7 +61,8 @@ class Maintenance:
         if self.analytics is not None:
             self._tasks.append(asyncio.create_task(self.analytics.run(self.stop), name="analytics"))
             observers = analytics_observers(self.settings, self.analytics)
-        dispatcher = WebhookDispatcher(self.store, timeout_s=self.settings.webhook_timeout)
+        dispatcher = WebhookDispatcher(self.store, timeout_s=self.settings.webhook_timeout,
+                                       allowed=allowed_hosts(self.settings.webhook_allow_hosts))
         self.alerts = AlertEvaluator(self.store, dispatcher, cluster_health(self.settings), observers)
         self._tasks.append(asyncio.create_task(
             run_alert_loop(self.alerts, self.settings.alert_interval, self.stop), name="alerts"))
