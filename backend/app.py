@@ -14,7 +14,8 @@ from litestar.exceptions import ValidationException
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 
-from backend import routes_auth, routes_ingest, routes_live, routes_oidc, routes_results, routes_users
+from backend import (routes_auth, routes_demo, routes_history, routes_ingest, routes_live, routes_oidc,
+                     routes_results, routes_users)
 from backend.analytics import AnalyticsCache
 from backend.auth import REDACT_TOKENS, AuthService, TokenMiddleware
 from backend.background import Maintenance
@@ -44,18 +45,7 @@ def route_handlers() -> list:
         routes_ingest.ingest, routes_ingest.ingest_socket,
         MonitoringController, LayoutController,
     ]
-    return core + routes_results.ROUTE_HANDLERS + _optional("backend.routes_history") + _optional("backend.routes_demo")
-
-
-def _optional(module: str) -> list:
-    """Feature modules that contribute ROUTE_HANDLERS (history/SQL/alerts, demo)."""
-    import importlib
-    try:
-        return list(importlib.import_module(module).ROUTE_HANDLERS)
-    except ModuleNotFoundError as exc:
-        if exc.name != module:
-            raise
-        return []
+    return core + routes_results.ROUTE_HANDLERS + routes_history.ROUTE_HANDLERS + routes_demo.ROUTE_HANDLERS
 
 
 def create_app(settings: Settings, store: Store | None = None) -> Litestar:
@@ -112,8 +102,7 @@ async def open_backend(state: State) -> None:
 
 
 async def close_backend(state: State) -> None:
-    from backend.routes_demo import stop_demo
-    await asyncio.to_thread(stop_demo, state)
+    await asyncio.to_thread(routes_demo.stop_demo, state)
     await state.maintenance.close()
     await state.ingest.fold()
     state.store.close()

@@ -13,7 +13,7 @@ import msgspec
 from backend import monitoring
 from backend.schemas import iso
 from backend.settings import Settings
-from storage import queries
+from storage import alerts, queries
 from storage.store import Cursor, Store
 
 log = logging.getLogger(__name__)
@@ -39,18 +39,10 @@ def build_snapshot(settings: Settings, now: float | None = None, resources: dict
             "resources": resources or monitoring.resources(now - 3600, now)(cur),
             "hardware": monitoring.hardware(settings)(cur),
             "network": monitoring.network(settings, now=now)(cur),
-            "alerts": _alerts(cur),
+            "alerts": alerts.active_alerts(cur),
         }
 
     return read
-
-
-def _alerts(cur: Cursor) -> list[dict]:
-    try:
-        from storage import alerts
-    except ImportError:
-        return []
-    return alerts.active_alerts(cur)
 
 
 def _fingerprint(name: str, section: Any) -> bytes:

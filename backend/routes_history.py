@@ -14,7 +14,7 @@ from litestar.response import Stream
 from backend.alerts import COMPARISONS, SEVERITIES, validate_rule
 from backend.auth import requires
 from backend.webhooks import allowed_hosts, redact, refused_target
-from backend.routes_monitoring import RangeName, parse_time, time_range
+from backend.timeparams import RangeName, parse_time, time_range
 from storage import alerts as alert_store
 from storage import history as history_store
 from storage.alert_metrics import METRICS, SCOPE_KINDS

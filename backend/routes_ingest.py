@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import msgspec
 from litestar import Request, Response, WebSocket, post, websocket
 from litestar.exceptions import WebSocketDisconnect
 
-from backend.auth import Identity, allowed, requires
+from backend.auth import requires
 from backend.ingest import BatchError
 from backend.responses import rejected
 from backend.schemas import IngestResult
-
-AUTH_TIMEOUT = 10.0
+from backend.socket_auth import socket_identity
 
 
 @post("/api/ingest", guards=[requires("ingest")], status_code=200)
@@ -25,28 +23,6 @@ async def ingest(request: Request) -> Response[Any]:
     except BatchError as error:
         return rejected(error)
     return Response(IngestResult(accepted=accepted))
-
-
-async def socket_identity(socket: WebSocket, role: str) -> Identity | None:
-    """The identity from the Authorization header or a first {"type": "auth"} message; never the URL."""
-    if "token" in socket.query_params:
-        await socket.close(code=4401, reason="send the token in the Authorization header or a first auth message")
-        return None
-    identity = socket.scope.get("user")
-    if identity is None:
-        try:
-            first = await asyncio.wait_for(socket.receive_json(), timeout=AUTH_TIMEOUT)
-        except (asyncio.TimeoutError, WebSocketDisconnect, ValueError):
-            first = {}
-        token = first.get("token") if isinstance(first, dict) and first.get("type") == "auth" else None
-        identity = await asyncio.to_thread(socket.app.state.auth.identify, token) if token else None
-    if identity is None:
-        await socket.close(code=4401, reason="authentication required")
-        return None
-    if not allowed(identity.role, role):
-        await socket.close(code=4403, reason=f"this socket needs the {role} role")
-        return None
-    return identity
 
 
 @websocket("/api/ws/ingest", guards=[requires("ingest")])

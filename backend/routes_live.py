@@ -13,7 +13,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from backend.auth import requires
 from backend.live import Hub, Subscriber
-from backend.routes_ingest import socket_identity
+from backend.socket_auth import socket_identity
 from storage import queries
 from storage.health import ONLINE
 from storage.store import Cursor

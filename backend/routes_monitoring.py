@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
 from typing import Annotated, Any, Literal
 
 from litestar import Controller, Request, Response, delete, get
@@ -12,8 +11,8 @@ from litestar.params import Parameter
 
 from backend import monitoring
 from backend.auth import requires
-from backend.columns import LATEST_EPOCH
 from backend.responses import listed
+from backend.timeparams import RangeName, time_range
 from storage import queries
 from storage.health import WORKER_STATUSES
 
@@ -24,40 +23,8 @@ WorkerSort = Literal["id", "hostname", "status", "health", "cpu", "memory", "mem
                      "tasks_completed", "success_rate", "last_seen", "rtt_ms"]
 TaskSort = Literal["submitted", "started", "finished", "priority", "duration", "id", "status", "type", "worker"]
 TaskStatus = Literal["all", "pending", "running", "completed", "failed", "timed_out", "canceled"]
-RangeName = Literal["1h", "6h", "24h", "7d", "30d"]
 STATUS_FILTERS = {*WORKER_STATUSES, "online"}
 HEALTHS = {"healthy", "warning", "critical", "unknown"}
-
-
-def parse_time(value: str, field: str) -> float:
-    """Epoch seconds or ISO 8601 between 1970 and 3000; a bad value names its query parameter."""
-    try:
-        epoch = float(value)
-    except ValueError:
-        epoch = _iso_epoch(value, field)
-    if not 0 <= epoch < LATEST_EPOCH:  # also NaN
-        raise ValidationException(f"{field}: must be a time between 1970 and 3000, got {value!r}")
-    return epoch
-
-
-def _iso_epoch(value: str, field: str) -> float:
-    try:
-        parsed = datetime.fromisoformat(value)
-        return (parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)).timestamp()
-    except (ValueError, OverflowError):
-        raise ValidationException(f"{field}: expected epoch seconds or ISO 8601, got {value!r}") from None
-
-
-def time_range(range_: str | None, start: str | None, end: str | None) -> tuple[float, float]:
-    now = time.time()
-    until = parse_time(end, "end") if end else now
-    if start:
-        since = parse_time(start, "start")
-    else:
-        since = until - monitoring.RANGES[range_ or "1h"]
-    if since >= until:
-        raise ValidationException("start: must be before end")
-    return since, until
 
 
 def split(value: str | None, allowed: set[str] | None, field: str) -> list[str] | None:
