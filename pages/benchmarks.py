@@ -3,10 +3,9 @@
 import pandas as pd
 import streamlit as st
 
-from ui import data, results_charts, session
+from ui import data, paging, results_charts, session
 from ui.actions import act
 from ui.fmt import HARDWARE_LABELS, hardware_label
-from ui.tables import count_caption
 
 STATES = ["all", "untriaged", "regression", "expected"]
 
@@ -20,16 +19,6 @@ def filters() -> dict:
         "state": cols[2].selectbox("Triage state", STATES, key="bench_state"),
         "limit": cols[3].selectbox("Series", [6, 12, 24], key="bench_limit"),
     }
-
-
-def fetch_series(target: data.Backend, token: str, params: dict) -> tuple[data.Page, int]:
-    page_number = st.session_state.get("bench_page", 1)
-    query = {"search": params["search"], "hardware": params["hardware"], "limit": params["limit"]}
-    result = data.load(data.fetch_page, target, token, "/api/benchmarks/", {**query, "offset": (page_number - 1) * params["limit"]})
-    if page_number > 1 and not result.rows:
-        st.session_state["bench_page"] = page_number = 1
-        result = data.load(data.fetch_page, target, token, "/api/benchmarks/", {**query, "offset": 0})
-    return result, page_number
 
 
 def changes_frame(rows: list[dict]) -> pd.DataFrame:
@@ -58,7 +47,8 @@ def triage_form(target: data.Backend, token: str, rows: list[dict]) -> None:
 target, viewer = session.backend(), session.viewer()
 st.title("Benchmarks")
 params = filters()
-result, page_number = fetch_series(target, viewer.token, params)
+series_query = {"search": params["search"], "hardware": params["hardware"], "limit": params["limit"]}
+result, page_number = paging.fetch(target, viewer.token, "/api/benchmarks/", series_query, "bench_page")
 if result.total == 0:
     filtered = params["search"] or params["hardware"] != "all"
     st.info("No benchmark series matches these filters." if filtered else
@@ -76,10 +66,8 @@ if changes:
 else:
     st.caption("No change point in these series.")
 
-pages = max(1, -(-result.total // params["limit"]))
-st.caption(count_caption(result.total, len(result.rows), page_number, pages, "series"))
+pages = paging.caption(result, page_number, params["limit"], "series")
 columns = st.columns(2)
 for index, entry in enumerate(result.rows):
     columns[index % 2].altair_chart(results_charts.benchmark_chart(entry), width="stretch")
-if pages > 1:
-    st.number_input(f"Page (of {pages})", min_value=1, max_value=pages, key="bench_page")
+paging.page_input(pages, "bench_page")

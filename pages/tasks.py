@@ -4,9 +4,9 @@ from urllib.parse import quote
 
 import streamlit as st
 
-from ui import data, layouts, session
+from ui import data, layouts, paging, session
 from ui.fmt import number, priority_mark, status_mark
-from ui.tables import TASK_COLUMNS, coloured, count_caption, event_frame, task_frame
+from ui.tables import TASK_COLUMNS, coloured, event_frame, task_frame
 
 STATUSES = ["all", "pending", "running", "completed", "failed"]
 SORTS = {"submitted": "Submitted", "priority": "Priority", "status": "Status", "duration": "Duration"}
@@ -26,17 +26,6 @@ def filters() -> dict:
         "order": "desc",
         "limit": cols[4].selectbox("Rows", [25, 50, 100, 200], index=1, key="tasks_limit"),
     }
-
-
-def fetch_tasks(target: data.Backend, token: str, params: dict):
-    """The requested page of tasks, back to page 1 when new filters leave it empty."""
-    page_number = st.session_state.get("tasks_page", 1)
-    result = data.load(data.fetch_page, target, token, "/api/monitoring/tasks",
-                       {**params, "offset": (page_number - 1) * params["limit"]})
-    if page_number > 1 and not result.rows:
-        st.session_state["tasks_page"] = page_number = 1
-        result = data.load(data.fetch_page, target, token, "/api/monitoring/tasks", {**params, "offset": 0})
-    return result, page_number
 
 
 def task_detail(target: data.Backend, token: str, task_id: str) -> None:
@@ -60,20 +49,18 @@ def task_detail(target: data.Backend, token: str, task_id: str) -> None:
 target, viewer = session.backend(), session.viewer()
 st.title("Tasks")
 params = filters()
-result, page_number = fetch_tasks(target, viewer.token, params)
+result, page_number = paging.fetch(target, viewer.token, "/api/monitoring/tasks", params, "tasks_page")
 if result.total == 0:
     filtered = any(params[k] not in ("", "all") for k in ("status", "type", "worker", "search"))
     st.info("No task matches these filters." if filtered else
             "No tasks yet — tasks appear when the coordinator or the Dask plugin reports them.")
     st.stop()
 
-pages = max(1, -(-result.total // params["limit"]))
-st.caption(count_caption(result.total, len(result.rows), page_number, pages, "task"))
+pages = paging.caption(result, page_number, params["limit"], "task")
 st.dataframe(coloured(task_frame(result.rows), ["status"]), hide_index=True, placeholder="—",
              column_config=TASK_COLUMNS, key="tasks_table",
              column_order=layouts.table_columns(layouts.current(target, viewer.token), "task"))
-if pages > 1:
-    st.number_input(f"Page (of {pages})", min_value=1, max_value=pages, key="tasks_page")
+paging.page_input(pages, "tasks_page")
 chosen = st.selectbox("Open task", [None, *[row["id"] for row in result.rows]], key="tasks_open",
                       format_func=lambda t: "choose a task…" if t is None else t)
 if chosen:

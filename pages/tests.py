@@ -4,10 +4,9 @@ quarantine, and one test's history."""
 import pandas as pd
 import streamlit as st
 
-from ui import data, results_charts, session
+from ui import data, paging, results_charts, session
 from ui.actions import act
 from ui.fmt import HARDWARE_LABELS, hardware_label
-from ui.tables import count_caption
 
 VERDICTS = {"flaky": "Flaky", "broken": "Broken", "all": "All", "stable": "Stable", "too_few_runs": "Too few runs"}
 FLAKY_COLUMNS = {
@@ -28,21 +27,8 @@ def filters() -> dict:
     }
 
 
-def paged(target: data.Backend, token: str, path: str, params: dict, key: str) -> tuple[data.Page, int]:
-    """One page of a list, back to page 1 when new filters leave it empty."""
-    page_number = st.session_state.get(key, 1)
-    result = data.load(data.fetch_page, target, token, path, {**params, "offset": (page_number - 1) * params["limit"]})
-    if page_number > 1 and not result.rows:
-        st.session_state[key] = page_number = 1
-        result = data.load(data.fetch_page, target, token, path, {**params, "offset": 0})
-    return result, page_number
-
-
 def pager(result: data.Page, page_number: int, limit: int, key: str, noun: str) -> None:
-    pages = max(1, -(-result.total // limit))
-    st.caption(count_caption(result.total, len(result.rows), page_number, pages, noun))
-    if pages > 1:
-        st.number_input(f"Page (of {pages})", min_value=1, max_value=pages, key=key)
+    paging.page_input(paging.caption(result, page_number, limit, noun), key)
 
 
 def flaky_frame(rows: list[dict]) -> pd.DataFrame:
@@ -57,7 +43,7 @@ def flaky_frame(rows: list[dict]) -> pd.DataFrame:
 
 def matrix_section(target: data.Backend, token: str, params: dict) -> None:
     st.subheader("Outcome matrix")
-    result, page_number = paged(target, token, "/api/tests/matrix", params, "tests_matrix_page")
+    result, page_number = paging.fetch(target, token, "/api/tests/matrix", params, "tests_matrix_page")
     if result.rows:
         st.altair_chart(results_charts.matrix_chart(result.rows), width="stretch")
     pager(result, page_number, params["limit"], "tests_matrix_page", "tests")
@@ -65,7 +51,7 @@ def matrix_section(target: data.Backend, token: str, params: dict) -> None:
 
 def failure_groups(target: data.Backend, token: str, params: dict) -> None:
     st.subheader("Failure groups")
-    result, page_number = paged(target, token, "/api/tests/failure-groups", params, "tests_groups_page")
+    result, page_number = paging.fetch(target, token, "/api/tests/failure-groups", params, "tests_groups_page")
     if not result.rows:
         st.caption("No failures in the suspect window.")
         return
@@ -138,7 +124,7 @@ target, viewer = session.backend(), session.viewer()
 st.title("Tests")
 params = filters()
 query = {"hardware": params["hardware"], "search": params["search"], "limit": params["limit"]}
-flaky, page_number = paged(target, viewer.token, "/api/tests/flaky", {**query, "verdict": params["verdict"]},
+flaky, page_number = paging.fetch(target, viewer.token, "/api/tests/flaky", {**query, "verdict": params["verdict"]},
                            "tests_page")
 if flaky.total == 0 and not data.load(data.fetch_page, target, viewer.token, "/api/tests/flaky", {"limit": 1}).total:
     st.info("No test results yet — run your suite with `python -m backend run-tests tests/ --scheduler ...`, "

@@ -5,12 +5,12 @@ from urllib.parse import quote
 import pandas as pd
 import streamlit as st
 
-from ui import alerts_banner, charts, data, layouts, session, worker_tests
+from ui import alerts_banner, charts, data, layouts, paging, session, worker_tests
 from ui.api import ApiError
 from ui.history_view import range_control
 from ui.fmt import (HARDWARE_LABELS, ago, escape_markdown, gigabytes, hardware_label, health_mark, percent,
                     status_mark)
-from ui.tables import coloured, count_caption, task_table
+from ui.tables import coloured, task_table
 
 SORTS = {"id": "ID", "hostname": "Hostname", "status": "Status", "health": "Health", "cpu": "CPU",
          "memory_percent": "Memory %", "tasks_completed": "Tasks completed",
@@ -130,37 +130,24 @@ def hardware_and_capabilities(worker: dict) -> None:
     st.json(worker.get("capabilities") or {}, expanded=False)
 
 
-def fetch_workers(target: data.Backend, token: str, params: dict):
-    """The requested page of workers, back to page 1 when new filters leave it empty."""
-    page_number = st.session_state.get("workers_page", 1)
-    result = data.load(data.fetch_page, target, token, "/api/monitoring/workers",
-                       {**params, "offset": (page_number - 1) * params["limit"]})
-    if page_number > 1 and not result.rows:
-        st.session_state["workers_page"] = page_number = 1
-        result = data.load(data.fetch_page, target, token, "/api/monitoring/workers", {**params, "offset": 0})
-    return result, page_number
-
-
 target, viewer = session.backend(), session.viewer()
 st.title("Workers")
 if message := st.session_state.pop("workers_message", None):
     getattr(st, message[0])(message[1])
 fleet_types = [row["type"] for row in data.load(data.section, target, viewer.token, "hardware") or []]
 params = filters(sorted(set(fleet_types) | set(HARDWARE_LABELS)))
-result, page_number = fetch_workers(target, viewer.token, params)
+result, page_number = paging.fetch(target, viewer.token, "/api/monitoring/workers", params, "workers_page")
 if result.total == 0:
     filtered = any(params[k] not in ("", "all") for k in ("search", "status", "health", "hardware"))
     st.info("No worker matches these filters." if filtered else
             f"No workers have reported yet — start an agent on a worker host: {data.agent_command()}.")
     st.stop()
 
-pages = max(1, -(-result.total // params["limit"]))
-st.caption(count_caption(result.total, len(result.rows), page_number, pages, "worker"))
+pages = paging.caption(result, page_number, params["limit"], "worker")
 st.dataframe(coloured(worker_frame(result.rows), ["status", "health"]), hide_index=True, placeholder="—",
              column_config=COLUMNS, key="workers_table",
              column_order=layouts.table_columns(layouts.current(target, viewer.token), "worker"))
-if pages > 1:
-    st.number_input(f"Page (of {pages})", min_value=1, max_value=pages, key="workers_page")
+paging.page_input(pages, "workers_page")
 chosen = st.selectbox("Open worker", [None, *[row["id"] for row in result.rows]], key="workers_open",
                       format_func=lambda w: "choose a worker…" if w is None else w)
 if chosen:
