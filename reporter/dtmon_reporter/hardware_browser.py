@@ -7,11 +7,14 @@ which is what a browser test on this host would get. A software fallback adapter
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import functools
 import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import tempfile
 from dataclasses import dataclass
@@ -34,6 +37,8 @@ PROBE_PAGE = """<html><body><pre id="dtmon">{}</pre><script>
   document.getElementById("dtmon").textContent = JSON.stringify(r);
 })();
 </script></body></html>"""
+
+_RUNNING: dict[subprocess.Popen, str] = {}
 
 
 @dataclass(frozen=True)
@@ -67,12 +72,40 @@ def probe_browser(timeout_s: float = 15.0) -> BrowserFindings:
 
 
 def _dump_probe_page(browser: str, timeout_s: float) -> str:
-    with tempfile.TemporaryDirectory(prefix="dtmon-probe-") as workdir:
-        page = os.path.join(workdir, "probe.html")
-        with open(page, "w", encoding="utf-8") as handle:
-            handle.write(PROBE_PAGE)
-        command = [browser, *BROWSER_FLAGS, f"--user-data-dir={workdir}/profile", f"file://{page}"]
-        return subprocess.run(command, capture_output=True, text=True, timeout=timeout_s, check=False).stdout
+    workdir = tempfile.mkdtemp(prefix="dtmon-probe-")
+    page = os.path.join(workdir, "probe.html")
+    with open(page, "w", encoding="utf-8") as handle:
+        handle.write(PROBE_PAGE)
+    command = [browser, *BROWSER_FLAGS, f"--user-data-dir={workdir}/profile", f"file://{page}"]
+    # Its own session and temp dir, so a timeout or our exit stops its helpers and removes all it wrote.
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                            start_new_session=True, env={**os.environ, "TMPDIR": workdir})
+    _RUNNING[proc] = workdir
+    try:
+        return proc.communicate(timeout=timeout_s)[0]
+    finally:
+        _stop_probe(proc)
+
+
+def _stop_probe(proc: subprocess.Popen) -> None:
+    """Kills the browser's whole process group before removing the profile it writes into."""
+    workdir = _RUNNING.pop(proc, None)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        if hasattr(os, "killpg"):
+            os.killpg(proc.pid, signal.SIGKILL)
+        else:
+            proc.kill()
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=5)
+    if workdir:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+@atexit.register
+def _stop_running_probes() -> None:
+    """A process that exits mid-probe (a short CLI run) leaves no browser and no profile behind."""
+    for proc in list(_RUNNING):
+        _stop_probe(proc)
 
 
 def interpret_probe_output(dom: str, browser_name: str) -> BrowserFindings:

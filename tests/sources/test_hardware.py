@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import threading
 
 from dtmon_reporter import hardware, hardware_browser, hardware_gpu
@@ -81,3 +84,16 @@ def test_browser_probe_accepts_real_adapters_and_webnn():
 def test_browser_probe_without_output_is_absent():
     found = hardware_browser.interpret_probe_output("<html></html>", "chromium")
     assert not found.webgpu.available and not found.webnn.available
+
+
+def test_a_process_exiting_mid_probe_leaves_no_browser_profile(tmp_path):
+    """A short CLI run that exits while the browser probe runs must not leave profiles in the temp dir."""
+    script = ("import threading, time\n"
+              "from dtmon_reporter import hardware_browser\n"
+              "threading.Thread(target=hardware_browser.probe_browser, daemon=True).start()\n"
+              "time.sleep(0.3)\n")
+    env = {**os.environ, "TMPDIR": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    assert list(tmp_path.iterdir()) == []
