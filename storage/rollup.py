@@ -58,6 +58,8 @@ def prune(now: float, raw_s: float, minute_s: float, hour_s: float,
         "task_events": ("DELETE FROM task_events WHERE ts < $cut AND task_id IN "
                         "(SELECT task_id FROM tasks WHERE finished_at < $cut)", task_s),
         "tasks": ("DELETE FROM tasks WHERE finished_at < $cut", task_s),
+        # A worker silent for the raw window is offline, stopped or removed; its samples are gone too.
+        "workers": ("DELETE FROM workers WHERE coalesce(last_seen, registered_at) < $cut", raw_s),
     }
 
     def write(con: duckdb.DuckDBPyConnection) -> dict[str, int]:

@@ -169,6 +169,16 @@ def test_retention_prunes_each_tier(store):
     assert store.read_sync(lambda c: c.execute("SELECT count(*) FROM worker_samples").fetchone()[0]) == 1
 
 
+def test_retention_forgets_workers_silent_for_the_raw_window(store):
+    now = time.time()
+    ingest(store, [{"kind": "worker_heartbeat", "worker_id": "gone", "cpu_percent": 1, "ts": now - 3 * 86400},
+                   {"kind": "worker_heartbeat", "worker_id": "here", "cpu_percent": 1, "ts": now - 60}])
+    deleted = store.write_sync(rollup.prune(now, raw_s=48 * 3600, minute_s=30 * 86400, hour_s=365 * 86400,
+                                            task_s=30 * 86400))
+    assert deleted["workers"] == 1
+    assert store.read_sync(lambda c: c.execute("SELECT worker_id FROM workers").fetchall()) == [("here",)]
+
+
 def test_tier_choice_by_span():
     assert timeseries.choose_tier(3600) == ("raw", 30)
     assert timeseries.choose_tier(86400)[0] == "minute"
