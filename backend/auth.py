@@ -9,7 +9,7 @@ import re
 import secrets
 import time
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +30,7 @@ PUBLIC_PATHS = {"/api/health", "/api/auth/login", "/api/auth/session", "/api/aut
 CACHE_SECONDS = 5.0
 MAX_CACHED = 4096
 REVOKED_CLOSE_CODE = 4401
+MISSING_TOKEN = "missing bearer token (Authorization: Bearer <token>)"
 _TOKEN_IN_URL = re.compile(r"(?i)([?&][a-z_]*token=)[^&\s\"]*")
 
 
@@ -212,10 +213,26 @@ REDACT_TOKENS = RedactTokens()
 
 def bearer(connection: ASGIConnection) -> str | None:
     """The Authorization header's token; never one from the URL, which ends up in logs."""
-    header = connection.headers.get("authorization", "")
-    if header.lower().startswith("bearer "):
-        return header[7:].strip() or None
+    return bearer_in(connection.scope["headers"])
+
+
+def bearer_in(headers: Iterable[tuple[bytes, bytes]]) -> str | None:
+    """The same from raw ASGI headers, for the route that skips Litestar's request objects."""
+    for name, value in headers:
+        if name.lower() == b"authorization":
+            header = value.decode("latin-1")
+            return (header[7:].strip() or None) if header.lower().startswith("bearer ") else None
     return None
+
+
+async def authenticate(service: AuthService, token: str) -> Identity:
+    """The live identity behind a token, or 401; a cached token is checked without leaving the loop."""
+    known, identity = service.cached(token)
+    if not known:
+        identity = await asyncio.to_thread(service.identify, token)
+    if identity is None:
+        raise NotAuthorizedException("invalid, expired or revoked token")
+    return identity
 
 
 class TokenMiddleware(AbstractAuthenticationMiddleware):
@@ -225,22 +242,21 @@ class TokenMiddleware(AbstractAuthenticationMiddleware):
         if connection.scope["path"] in PUBLIC_PATHS:
             return AuthenticationResult(user=None, auth=None)
         token = bearer(connection)
-        service: AuthService = connection.app.state.auth
         if token is None:
             if connection.scope["type"] == "websocket":
                 return AuthenticationResult(user=None, auth=None)
-            raise NotAuthorizedException("missing bearer token (Authorization: Bearer <token>)")
-        known, identity = service.cached(token)
-        if not known:
-            identity = await asyncio.to_thread(service.identify, token)
-        if identity is None:
-            raise NotAuthorizedException("invalid, expired or revoked token")
-        return AuthenticationResult(user=identity, auth=token)
+            raise NotAuthorizedException(MISSING_TOKEN)
+        return AuthenticationResult(user=await authenticate(connection.app.state.auth, token), auth=token)
 
 
 def allowed(role: str, needed: str) -> bool:
     """admin may do everything; user reads; ingest only writes events."""
     return role == "admin" or role == needed
+
+
+def check_role(identity: Identity, needed: str) -> None:
+    if not allowed(identity.role, needed):
+        raise PermissionDeniedException(f"this route needs the {needed} role; your token has {identity.role}")
 
 
 def requires(needed: str):
@@ -250,7 +266,6 @@ def requires(needed: str):
             if connection.scope["type"] == "websocket":
                 return  # checked after the first message
             raise NotAuthorizedException("missing bearer token")
-        if not allowed(identity.role, needed):
-            raise PermissionDeniedException(f"this route needs the {needed} role; your token has {identity.role}")
+        check_role(identity, needed)
 
     return guard

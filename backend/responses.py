@@ -14,4 +14,8 @@ def listed(rows: list[dict], total: int) -> Response[list[dict]]:
 
 def rejected(error: BatchError) -> Response[dict]:
     """422 naming the first bad event and its field."""
-    return Response({"status_code": 422, "detail": error.detail, "extra": error.extra()}, status_code=422)
+    return Response(rejection(error), status_code=422)
+
+
+def rejection(error: BatchError) -> dict:
+    return {"status_code": 422, "detail": error.detail, "extra": error.extra()}

@@ -19,9 +19,11 @@ from storage import schema
 T = TypeVar("T")
 Cursor = duckdb.DuckDBPyConnection
 WriteFn = Callable[[Cursor], Any]
+Waiter = Future | asyncio.Future  # sync callers block on the first, coroutines await the second
+Outcome = tuple[Waiter, Any, BaseException | None]
 log = logging.getLogger(__name__)
 FULL_GROUP_BYTES = 64 * 1024  # about 400 one-heartbeat bodies, or part of one batch of 1,000 events
-QUIET_AFTER = 0.002  # seconds without a new write that end the wait for more
+QUIET_AFTER = 0.001  # seconds without a new write that end the wait for more
 
 
 class DatabaseLockedError(RuntimeError):
@@ -56,7 +58,7 @@ class Store:
         self._memory_limit = memory_limit
         self._threads = threads
         self._commit_window = commit_interval_ms / 1000.0
-        self._queue: queue.Queue[tuple[WriteFn, Future] | None] = queue.Queue()
+        self._queue: queue.Queue[tuple[WriteFn, Waiter] | None] = queue.Queue()
         self._con: duckdb.DuckDBPyConnection | None = None
         self._writer: threading.Thread | None = None
         self._guard = threading.Condition()  # the parent connection refuses concurrent calls
@@ -143,10 +145,8 @@ class Store:
                 self._guard.wait(0.05)
 
     def submit(self, fn: WriteFn) -> Future:
-        if self._writer is None:
-            raise RuntimeError("store is closed")
         future: Future = Future()
-        self._queue.put((fn, future))
+        self._put(fn, future)
         return future
 
     def write_sync(self, fn: WriteFn) -> Any:
@@ -154,7 +154,14 @@ class Store:
 
     async def write(self, fn: WriteFn) -> Any:
         """Resolve only after the transaction holding fn has committed."""
-        return await asyncio.wrap_future(self.submit(fn))
+        waiter = asyncio.get_running_loop().create_future()
+        self._put(fn, waiter)
+        return await waiter
+
+    def _put(self, fn: WriteFn, waiter: Waiter) -> None:
+        if self._writer is None:
+            raise RuntimeError("store is closed")
+        self._queue.put((fn, waiter))
 
     def _write_loop(self) -> None:
         con = self.cursor()
@@ -164,12 +171,12 @@ class Store:
                 break
             group = [item] + self._gather_more(item[0])
             stop = any(entry is None for entry in group)
-            self._commit_group(con, [entry for entry in group if entry is not None])
+            _deliver(self._commit_group(con, [entry for entry in group if entry is not None]))
             if stop:
                 break
         con.close()
 
-    def _gather_more(self, first: WriteFn) -> list[tuple[WriteFn, Future] | None]:
+    def _gather_more(self, first: WriteFn) -> list[tuple[WriteFn, Waiter] | None]:
         """Collect what arrives within the commit window so one commit serves many writers.
 
         A commit costs milliseconds of fixed work, which one-event requests must share, so a group of
@@ -194,26 +201,27 @@ class Store:
             now = time.monotonic()
         return group
 
-    def _commit_group(self, con: duckdb.DuckDBPyConnection, group: list[tuple[WriteFn, Future]]) -> None:
+    def _commit_group(self, con: duckdb.DuckDBPyConnection, group: list[tuple[WriteFn, Waiter]]) -> list[Outcome]:
+        """Each waiter with its result or error, handed over only after the commit."""
         units = merge_writes([fn for fn, _ in group])
         try:
             results = self._run_in_transaction(con, [unit for unit, _ in units])
         except Exception as error:
             if isinstance(error, duckdb.OutOfMemoryException):
                 self._preempt_expendable()
-            for fn, future in group:  # one bad write must not sink the others: retry each alone
-                self._commit_one(con, fn, future)
-            return
+            # one bad write must not sink the others: retry each alone
+            return [self._commit_one(con, fn, waiter) for fn, waiter in group]
+        outcomes = []
         for (_, members), result in zip(units, results):
             shares = result if len(members) > 1 else [result]
-            for index, share in zip(members, shares):
-                _settle(group[index][1], result=share)
+            outcomes += [(group[index][1], share, None) for index, share in zip(members, shares)]
+        return outcomes
 
-    def _commit_one(self, con: duckdb.DuckDBPyConnection, fn: WriteFn, future: Future) -> None:
+    def _commit_one(self, con: duckdb.DuckDBPyConnection, fn: WriteFn, waiter: Waiter) -> Outcome:
         try:
-            _settle(future, result=self._run_in_transaction(con, [fn])[0])
+            return waiter, self._run_in_transaction(con, [fn])[0], None
         except Exception as exc:  # noqa: BLE001 - handed to the waiting caller
-            _settle(future, error=exc)
+            return waiter, None, exc
 
     def _run_in_transaction(self, con: duckdb.DuckDBPyConnection, fns: list[WriteFn]) -> list[Any]:
         con.execute("BEGIN TRANSACTION")
@@ -239,16 +247,38 @@ def _nothing() -> None:
     return None
 
 
-def _settle(future: Future, result: Any = None, error: BaseException | None = None) -> None:
+def _deliver(outcomes: list[Outcome]) -> None:
+    """Hand a commit group's outcomes over: one wake-up per event loop for the whole group, not one
+    per request (each wake-up costs the loop a self-pipe write and a callback)."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[Outcome]] = {}
+    for outcome in outcomes:
+        waiter = outcome[0]
+        if isinstance(waiter, asyncio.Future):
+            by_loop.setdefault(waiter.get_loop(), []).append(outcome)
+        else:
+            _settle(*outcome)
+    for loop, batch in by_loop.items():
+        try:
+            loop.call_soon_threadsafe(_settle_all, batch)
+        except RuntimeError:  # the loop closed: nobody is waiting any more
+            pass
+
+
+def _settle_all(outcomes: list[Outcome]) -> None:
+    for outcome in outcomes:
+        _settle(*outcome)
+
+
+def _settle(waiter: Waiter, result: Any = None, error: BaseException | None = None) -> None:
     """Hand the outcome over unless the waiter gave up (a cancelled request must not kill the writer)."""
-    if future.done():
+    if waiter.done():
         return
     if isinstance(result, BaseException):  # a member of a merged write rejected on its own
         error = result
     if error is not None:
-        future.set_exception(error)
+        waiter.set_exception(error)
     else:
-        future.set_result(result)
+        waiter.set_result(result)
 
 
 def merge_writes(fns: list[WriteFn]) -> list[tuple[WriteFn, list[int]]]:

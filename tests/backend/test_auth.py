@@ -36,7 +36,8 @@ def needed_role(method: str, path: str) -> str:
 
 def http_routes(app):
     for route in app.routes:
-        for method in sorted(getattr(route, "methods", set()) - {"OPTIONS", "HEAD"}):
+        methods = getattr(route, "methods", None) or set(route.route_handler.opt.get("http_methods", ()))
+        for method in sorted(methods - {"OPTIONS", "HEAD"}):
             path = re.sub(r"\{(\w+):int\}", "1", route.path)
             path = re.sub(r"\{(\w+):\w+\}", "x", path)
             yield method, path
