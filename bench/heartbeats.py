@@ -8,11 +8,13 @@ serves it with `python -m backend serve`, and in one run measures
   2. a constant 2,000 requests/s of single heartbeats over the 10,000 workers (wrk, paced by
      bench/heartbeat.lua) while a reader GETs /api/monitoring/{cluster,workers,tasks,network,hardware,
      resources} in turn; then counts the stored heartbeats against the acknowledged ones;
-  3. with --soak S, the same constant load for S seconds, sampling server RSS and file size.
+  3. or, with --soak S (a run of its own, so that no run holds the machine much over 10 minutes), only
+     the same constant load for S seconds, sampling server RSS and file size.
 The server's and each load generator's CPU time and the load average are reported beside each figure.
-Writes its section of docs/PERFORMANCE.md.
+Writes its section of docs/PERFORMANCE.md (the soak its own).
 
-    .venv/bin/python bench/heartbeats.py [--seconds 60] [--rate 2000] [--max-seconds 15] [--soak 0]
+    .venv/bin/python bench/heartbeats.py [--seconds 60] [--rate 2000] [--max-seconds 15]
+    .venv/bin/python bench/heartbeats.py --soak 600 [--rate 2000]
 """
 
 from __future__ import annotations
@@ -213,10 +215,11 @@ def main() -> None:
     parser.add_argument("--rate", type=int, default=2_000, help="requests/s of the constant load")
     parser.add_argument("--seconds", type=float, default=60, help="length of the constant load")
     parser.add_argument("--max-seconds", type=float, default=15, help="length of each max-rate run")
-    parser.add_argument("--soak", type=float, default=0, help="seconds of soak after the constant load")
+    parser.add_argument("--soak", type=float, default=0, help="run only a soak of this many seconds")
     args = parser.parse_args()
 
     from tests.support import free_port
+    load_at_start = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
         db = f"{tmp}/fleet.duckdb"
         started = time.monotonic()
@@ -234,13 +237,21 @@ def main() -> None:
             server_process.send_signal(signal.SIGTERM)
             server_process.wait(120)
         figures["stored"] = stored_between(db, *figures.pop("constant_window"))
-    report(args, seeded, figures)
+    figures["load"] = (load_at_start, os.getloadavg()[0])
+    (report_soak if args.soak else report)(args, seeded, figures)
 
 
 def measure(args, server: psutil.Process, bare: psutil.Process, db: str, port: int, bare_port: int, token: str,
             admin: str) -> dict:
     out: dict = {}
     wrk(port, token, 3, args.workers, 0)  # warm-up: every worker heard from, caches filled
+    if args.soak:
+        since = time.time()
+        with Meter(server) as meter:
+            out["soak"], out["soak_run"] = soak(server, db, port, token, args.soak, args.rate, args.workers)
+        out["constant_window"] = (since, time.time())
+        out["soak_run"]["cpu"] = meter.cpu()
+        return out
     for name, target, process in (("bare", bare_port, bare), ("http", port, server)):
         with Meter(process) as meter:
             out[name] = wrk(target, token, args.max_seconds, args.workers, 0)
@@ -259,11 +270,6 @@ def measure(args, server: psutil.Process, bare: psutil.Process, db: str, port: i
         stop.set()
         reader.join()
     out["constant"]["cpu"], out["reads"] = meter.cpu(), latencies
-    out["rss_after_constant"] = server.memory_info().rss
-    if args.soak:
-        with Meter(server) as meter:
-            out["soak"], out["soak_run"] = soak(server, db, port, token, args.soak, args.rate, args.workers)
-        out["soak_run"]["cpu"] = meter.cpu()
     return out
 
 
@@ -272,8 +278,7 @@ def report(args, seeded: float, f: dict) -> None:
     acknowledged = constant["requests"] - constant["failed"]
     lines = [
         f"Run `{' '.join(['bench/heartbeats.py'] + sys.argv[1:])}` on {platform.machine()}, {os.cpu_count()} cores, "
-        f"Python {platform.python_version()}, DuckDB {duckdb.__version__}; the 2 cores were shared with other "
-        f"engineers' test suites (load average in each row). Store seeded in {seeded:.0f} s through IngestService "
+        f"Python {platform.python_version()}, DuckDB {duckdb.__version__}; {_quiet(f['load'])} Store seeded in {seeded:.0f} s through IngestService "
         f"with {args.tasks:,} tasks and {args.workers:,} workers; `python -m backend serve` on it, load from the "
         f"same machine. Max rate: closed loop, {CONNECTIONS} connections, 1 heartbeat per request, "
         f"{args.max_seconds:g} s each.",
@@ -311,26 +316,34 @@ def report(args, seeded: float, f: dict) -> None:
         "",
         f"Goal p95 < 50 ms on every route: {_met(all(p95(v) < 50 for v in f['reads'].values()))}.",
     ]
-    if "soak" in f:
-        lines += _soak_lines(args, f)
     write_section("bench/heartbeats.py", "\n".join(lines))
     print("\n".join(lines))
 
 
-def _soak_lines(args, f: dict) -> list[str]:
+def report_soak(args, seeded: float, f: dict) -> None:
     samples, run = f["soak"], f["soak_run"]
     after_minute = next(s for s in samples if s[0] >= 60)
     rss_growth = samples[-1][1] / after_minute[1] - 1
-    return [
+    lines = [
+        f"Run `{' '.join(['bench/heartbeats.py'] + sys.argv[1:])}` on the same machine and store as above (seeded in "
+        f"{seeded:.0f} s); {_quiet(f['load'])}",
         "",
-        f"Soak: {args.rate:,} req/s for {args.soak:g} s right after; achieved {run['rate']:,.0f} req/s, p99 "
-        f"{run['p99_ms']:.1f} ms, max {run['max_ms']:.0f} ms, {run['failed']} failed; {run['cpu']}.",
+        f"Soak: {args.rate:,} req/s of single heartbeats for {args.soak:g} s; achieved {run['rate']:,.0f} req/s, p50 "
+        f"{run['p50_ms']:.1f} ms, p99 {run['p99_ms']:.1f} ms, max {run['max_ms']:.0f} ms, {run['failed']} failed, "
+        f"{run['requests'] - run['failed']:,} acknowledged, {f['stored']:,} stored; {run['cpu']}.",
         f"Server RSS {after_minute[1] / 2**20:,.0f} MiB after the first minute, {samples[-1][1] / 2**20:,.0f} MiB at "
         f"the end: {rss_growth:+.1%} (goal < 10 %: {_met(rss_growth < 0.10)}). DuckDB file and WAL together "
         f"{after_minute[2] / 2**20:,.0f} MiB after the first minute, {max(s[2] for s in samples) / 2**20:,.0f} MiB at "
         f"most, {samples[-1][2] / 2**20:,.0f} MiB at the end, while {run['requests']:,} heartbeats were added "
         f"(checkpoints move the WAL into the file, so the sum moves both ways).",
     ]
+    write_section("bench/heartbeats.py --soak", "\n".join(lines))
+    print("\n".join(lines))
+
+
+def _quiet(load: tuple[float, float]) -> str:
+    return (f"no test suite or other bench ran meanwhile (`machine bench`); load average {load[0]:.1f} at the start, "
+            f"{load[1]:.1f} at the end (the bench's own server and load generators included).")
 
 
 def _latency(figures: dict) -> str:
