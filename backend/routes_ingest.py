@@ -6,11 +6,10 @@ from typing import Any
 
 import msgspec
 from litestar import WebSocket, asgi, websocket
-from litestar.exceptions import (ClientException, MethodNotAllowedException, NotAuthorizedException,
-                                 WebSocketDisconnect)
+from litestar.exceptions import ClientException, MethodNotAllowedException, WebSocketDisconnect
 from litestar.types import Receive, Scope, Send
 
-from backend.auth import MISSING_TOKEN, authenticate, bearer_in, check_role, requires
+from backend.auth import authorized, requires
 from backend.ingest import BatchError
 from backend.responses import rejection
 from backend.schemas import IngestResult
@@ -30,10 +29,7 @@ async def ingest(scope: Scope, receive: Receive, send: Send) -> None:
     if scope["method"] != "POST":
         raise MethodNotAllowedException(headers={"Allow": "POST"})
     state = scope["litestar_app"].state
-    token = bearer_in(scope["headers"])
-    if token is None:
-        raise NotAuthorizedException(MISSING_TOKEN)
-    check_role(await authenticate(state.auth, token), "ingest")
+    await authorized(state.auth, scope["headers"], "ingest")
     try:
         accepted, _ = await state.ingest.ingest_body(await _body(receive, state.settings.max_body_bytes))
     except BatchError as error:

@@ -112,3 +112,19 @@ def test_ws_ingest_first_message_auth(client):
         ws.send_json({"type": "auth", "token": client.ingest_token})
         ws.send_json({"id": 3, "events": []})
         assert ws.receive_json(timeout=10) == {"type": "ack", "id": 3, "accepted": 0}
+
+
+def test_a_revoked_token_is_refused_on_its_next_request(client):
+    """The token cache spares ingest a query per request; revoking clears it, so the refusal is immediate."""
+    created = client.post("/api/auth/tokens", json={"role": "ingest", "name": "agent"},
+                          headers=bearer(client.admin_token)).json()
+    heartbeat = [{"kind": "worker_heartbeat", "worker_id": "w1"}]
+    assert post(client, heartbeat, created["token"]).status_code == 200  # cached from here on
+    client.delete(f"/api/auth/tokens/{created['token_id']}", headers=bearer(client.admin_token)).raise_for_status()
+    refused = post(client, heartbeat, created["token"])
+    assert refused.status_code == 401 and "revoked" in refused.json()["detail"]
+
+
+def test_ingest_answers_other_methods_with_405(client):
+    response = client.get("/api/ingest", headers=bearer(client.ingest_token))
+    assert response.status_code == 405 and response.headers["allow"] == "POST"
