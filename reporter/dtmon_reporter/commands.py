@@ -80,10 +80,11 @@ def run_agent(args: argparse.Namespace) -> int:
 # -- run-tests -------------------------------------------------------------------------
 def _add_run_tests(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("run-tests", help="run a pytest suite on a Dask cluster, each test reported",
-                                   description="Collects pytest node ids and runs them in chunks (one pytest "
-                                   "session each) on the cluster's workers, in pytest's rootdir; every test is "
-                                   "its own task on the dashboard. Exit code 0 when all passed, 1 on failures, "
-                                   "2 on usage errors or tests that could not be collected or run.")
+                                   description="Collects pytest node ids and runs them in chunks on the cluster's "
+                                   "workers (one pytest session per worker, kept across its chunks), in pytest's "
+                                   "rootdir; every test is its own task on the dashboard. Exit code 0 when all "
+                                   "passed, 1 on failures, 2 on usage errors or tests that could not be collected "
+                                   "or run.")
     parser.add_argument("paths", nargs="+", help="test files or directories, as given to pytest")
     parser.add_argument("--scheduler", default=os.environ.get("DASK_SCHEDULER_ADDRESS"),
                         help="Dask scheduler address, e.g. tcp://10.0.0.5:8786 (default $DASK_SCHEDULER_ADDRESS)")
@@ -91,10 +92,10 @@ def _add_run_tests(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--priority", type=int, default=0, help="higher runs first (default 0)")
     parser.add_argument("--type", choices=("test", "benchmark"), default="test")
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds per test before it is killed")
-    parser.add_argument("--chunk-size", type=_positive_int, help="tests per pytest session (default: sized "
-                        "from the number of tests and worker threads)")
-    parser.add_argument("--isolate", action="store_true", help="a fresh interpreter for every test "
-                        "(the same as --chunk-size 1)")
+    parser.add_argument("--chunk-size", type=_positive_int, help="tests per Dask task (default: sized from the "
+                        "number of tests and worker threads, shrinking towards the end of the run)")
+    parser.add_argument("--isolate", action="store_true", help="a fresh interpreter for every test instead of "
+                        "one pytest session per worker")
     parser.add_argument("--pytest-args", default="", help="extra pytest arguments, e.g. \"-k 'not slow'\"")
     parser.add_argument("--reruns", type=int, default=0, help="run failed or timed-out tests again up to N times; "
                         "each attempt is recorded (default 0)")
@@ -155,7 +156,7 @@ def _run_options(args: argparse.Namespace) -> "run_tests.RunOptions":
     return run_tests.RunOptions(paths=args.paths, hardware=[h.lower() for h in args.hardware],
                                 priority=args.priority, type=args.type, timeout_s=args.timeout,
                                 pytest_args=shlex.split(args.pytest_args), reruns=args.reruns,
-                                chunk_size=1 if args.isolate else args.chunk_size)
+                                chunk_size=args.chunk_size, isolate=args.isolate)
 
 
 def _positive_int(text: str) -> int:

@@ -1,8 +1,9 @@
 """Distributed pytest runs: collect node ids, run them in chunks on Dask workers, summarise per test.
 
-A chunk is one pytest session on one worker thread (pytest_task.run_chunk), so start-up is
-paid once per chunk, not per test, while every test keeps its own result and dashboard task.
-Chunks shrink as the run nears its end (guided scheduling), so no worker idles on a long tail.
+A chunk is one Dask task, fed to a pytest session that the worker keeps for the run's next
+chunks (pytest_task.run_chunk), so start-up is paid once per worker and run, as with xdist,
+while every test keeps its own result and dashboard task. Chunks shrink as the run nears its
+end (guided scheduling), so no worker idles on a long tail.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import Any, Callable
 import dask
 from distributed import Client, Future, as_completed
 
-from dtmon_reporter.pytest_task import TOPIC, pytest_command, run_chunk, task_id
+from dtmon_reporter.pytest_task import OUT_VAR, TOPIC, close_sessions, files_of, pytest_command, run_chunk, task_id
 from dtmon_reporter.run_results import ran_on
 
 MAX_CHUNK = 250
@@ -42,7 +43,8 @@ class RunOptions:
     timeout_s: float = 300.0
     pytest_args: list[str] = field(default_factory=list)
     cwd: str = field(default_factory=os.getcwd)
-    chunk_size: int | None = None  # None: sized from the number of tests and worker threads; 1: fresh interpreter each
+    chunk_size: int | None = None  # tests per Dask task; None: sized from the number of tests and worker threads
+    isolate: bool = False  # a fresh interpreter for every test instead of one kept session per worker
     reruns: int = 0  # run what failed or timed out again, up to this many times
     workers: list[str] | None = None  # worker addresses allowed to run tests (None: any)
     quarantined: Callable[[str], bool] = lambda node_id: False  # failures forgiven in the exit code
@@ -120,7 +122,7 @@ def collect(options: RunOptions) -> Collection:
         out = Path(scratch) / "out"
         command = pytest_command(list(options.paths), ["--collect-only", *options.pytest_args])
         done = subprocess.run(command, cwd=options.cwd, capture_output=True, text=True, timeout=600, check=False,
-                              env={**os.environ, "DTMON_PYTEST_OUT": str(out)})
+                              env={**os.environ, OUT_VAR: str(out)})
         facts = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()] if out.exists() else []
     found = next((fact for fact in facts if "rootdir" in fact), None)
     errors = [(fact["uncollectable"], fact["error"]) for fact in facts if "uncollectable" in fact]
@@ -142,7 +144,7 @@ def _offered_resources(dask_scheduler: Any) -> dict[str, int]:
 
 def plan_chunks(node_ids: list[str], threads: int, chunk_size: int | None = None) -> list[list[str]]:
     """Contiguous slices (a module's tests stay together); each takes 1/(2*threads) of what is left,
-    down to 1/(8*threads) of the whole: smaller chunks would cost more pytest start-ups than they balance."""
+    down to 1/(8*threads) of the whole: each chunk costs a scheduler round trip and a fixture teardown."""
     if chunk_size:
         return [node_ids[i:i + chunk_size] for i in range(0, len(node_ids), chunk_size)]
     threads = max(1, threads)
@@ -159,16 +161,18 @@ def submit_chunks(client: Client, collection: Collection, options: RunOptions, r
     """Announces every test to the dtmon scheduler plugin, then submits the chunks in order."""
     resources = {name: 1 for name in options.hardware if name != "cpu"} or None
     threads = sum(client.nthreads().values())
+    suite_files = None if options.isolate else files_of(collection.node_ids)  # what each kept session collects
     futures: dict[Future, list[str]] = {}
-    for index, chunk in enumerate(plan_chunks(collection.node_ids, threads, options.chunk_size)):
+    chunks = plan_chunks(collection.node_ids, threads, 1 if options.isolate else options.chunk_size)
+    for index, chunk in enumerate(chunks):
         key = f"dtmon-tests-{run_id}-{index}-{secrets.token_hex(3)}"  # unique when a run submits several groups
         client.log_event(TOPIC, {"op": "tests-submitted", "chunk": key, "type": options.type,
                                  "priority": options.priority, "hardware": list(options.hardware) or ["cpu"],
                                  "task_ids": [task_id(node_id, run_id) for node_id in chunk]})
         with dask.annotate(type=options.type, hardware=list(options.hardware) or ["cpu"]):
             future = client.submit(run_chunk, chunk, collection.rootdir, options.timeout_s, list(options.pytest_args),
-                                   run_id, key=key, priority=options.priority, resources=resources,
-                                   workers=options.workers, pure=False)
+                                   run_id, suite_files=suite_files, key=key, priority=options.priority,
+                                   resources=resources, workers=options.workers, pure=False)
         futures[future] = chunk
     return futures
 
@@ -225,9 +229,10 @@ def run(client: Client, options: RunOptions, on_result: Callable[[Outcome], None
 
 def _attempt(client: Client, collection: Collection, options: RunOptions, run_id: str, attempt: int,
              on_result: Callable[[Outcome], None]) -> list[Outcome]:
-    """One pass over the collection; a rerun's tasks carry their own run id (node@run.attempt)."""
+    """One pass over the collection; a rerun's tasks carry their own run id (node@run.attempt) and sessions."""
     futures = submit_chunks(client, collection, options, run_id)
     try:
         return wait_results(client, futures, options, attempt, on_result)
     finally:
         client.cancel([f for f in futures if not f.done()])
+        client.run(close_sessions, run_id, on_error="ignore")

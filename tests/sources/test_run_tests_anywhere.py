@@ -1,7 +1,9 @@
-"""run-tests on a project elsewhere with its own pytest.ini and conftest.py; tests that hang, crash or vanish."""
+"""run-tests on a project elsewhere with its own pytest.ini and conftest.py; tests that hang, crash or vanish;
+one pytest session per worker serving a run's chunks."""
 
 from __future__ import annotations
 
+import asyncio
 import textwrap
 from pathlib import Path
 
@@ -9,7 +11,7 @@ from distributed import Client
 
 from dtmon_reporter import commands, run_tests
 from dtmon_reporter.dask_plugin import DtmonSchedulerPlugin
-from dtmon_reporter.pytest_task import run_chunk
+from dtmon_reporter.pytest_task import close_sessions, run_chunk
 
 PROJECT = {
     "pytest.ini": "[pytest]\npython_files = check_*.py\n",
@@ -40,7 +42,22 @@ PROJECT = {
         def test_after_the_crash():
             pass
     """,
+    "suite/check_pids.py": """
+        import os
+        from pathlib import Path
+
+        def record_pid():
+            with open(Path(__file__).with_name("pids.txt"), "a") as pids:
+                pids.write(f"{os.getpid()}\\n")
+
+        def test_one():
+            record_pid()
+
+        def test_two():
+            record_pid()
+    """,
 }
+ARGS = ["-p", "no:faker"]
 
 
 def make_project(root: Path) -> Path:
@@ -75,11 +92,25 @@ def test_a_hang_or_a_crash_ends_only_that_test(tmp_path):
     ids = [f"suite/check_edges.py::{name}" for name in ("test_passes", "test_hangs", "test_kills_its_interpreter",
                                                         "test_after_the_crash", "test_moved_away")]
     facts = []
-    results = run_chunk(ids, str(project), 3, ["-p", "no:faker"], report=facts.append)
+    results = run_chunk(ids, str(project), 3, ARGS, "edges", facts.append, suite_files=["suite/check_edges.py"])
     assert [r["outcome"] for r in results] == ["passed", "timed_out", "failed", "passed", "error"]
     assert "did not finish within 3 s" in results[1]["error"] and "exit code 3" in results[2]["error"]
     assert "ran no test" in results[4]["error"]
     assert [f["node_id"] for f in facts if f["op"] == "test-finished"] == ids
+    assert asyncio.run(close_sessions("edges")) == 1  # the third session, started after the crash, was kept
+
+
+def test_chunks_of_a_run_share_one_session_until_the_run_ends(tmp_path):
+    project = make_project(tmp_path / "project")
+    one, two = "suite/check_pids.py::test_one", "suite/check_pids.py::test_two"
+    kept = {"report": lambda fact: None, "suite_files": ["suite/check_pids.py"]}
+    outcomes = [run_chunk([node_id], str(project), 5, ARGS, "pids", **kept)[0]["outcome"] for node_id in (one, two)]
+    assert asyncio.run(close_sessions("pids")) == 1
+    outcomes += [run_chunk([two], str(project), 5, ARGS, "isolated", lambda fact: None)[0]["outcome"]]
+    assert outcomes == ["passed"] * 3
+    first, second, isolated = (project / "suite" / "pids.txt").read_text().split()
+    assert first == second != isolated
+    assert asyncio.run(close_sessions("isolated")) == 0
 
 
 def test_canceled_chunks_end_their_tests_on_the_dashboard(tmp_path, cluster, live_backend, helpers):
