@@ -26,7 +26,8 @@ def flaky_method(settings: Settings) -> test_analytics.FlakyMethod:
 
 
 def change_method(settings: Settings) -> benchmarks.ChangeMethod:
-    return benchmarks.ChangeMethod(settings.benchmark_window, settings.benchmark_penalty, settings.benchmark_min_change)
+    return benchmarks.ChangeMethod(settings.benchmark_window, settings.benchmark_penalty, settings.benchmark_min_change,
+                                   settings.benchmark_tail_runs, settings.benchmark_tail_alpha)
 
 
 @dataclass(frozen=True)
@@ -104,6 +105,11 @@ def changes(settings: Settings, search: str, hardware: str | None, state: str | 
         found = benchmarks.all_changes(cur, where, method)
         return [c for c in found if (not state or c["state"] == state) and (not direction or c["direction"] == direction)]
     return read
+
+
+def triage_target(settings: Settings, benchmark: str, hardware: str, run_id: str) -> Reader:
+    method = change_method(settings)
+    return lambda cur: benchmarks.triage_target(cur, benchmark, hardware, run_id, method)
 
 
 def series(settings: Settings, benchmark: str | None, search: str, hardware: str | None) -> Reader:

@@ -193,10 +193,17 @@ class BenchmarksController(Controller):
 
     @put("/changes/triage", guards=[requires("admin")], status_code=200)
     async def triage(self, request: Request, data: TriageRequest) -> dict[str, Any]:
-        write = benchmarks.set_triage(data.benchmark, data.hardware.lower(), data.change_run, data.state,
-                                      request.user.name, utc_now())
-        await request.app.state.store.write(write)
-        return msgspec.structs.asdict(data) | {"triaged_by": request.user.name}
+        """Marks the detected change at (or within a few runs of) change_run, the run it now starts at."""
+        hardware = data.hardware.lower()
+        found = await read(request, analytics.triage_target(request.app.state.settings, data.benchmark, hardware,
+                                                            data.change_run))
+        if found is None:
+            raise NotFoundException(f"change_run: {data.benchmark!r} on {hardware} has no detected change within "
+                                    f"{benchmarks.TRIAGE_WINDOW} runs of {data.change_run!r}")
+        change, around = found
+        await request.app.state.store.write(benchmarks.set_triage(change, data.state, request.user.name, utc_now(), around))
+        return msgspec.structs.asdict(data) | {"change_run": change["change_run"], "hardware": hardware,
+                                               "triaged_by": request.user.name}
 
 
 ROUTE_HANDLERS = [TestsController, drain_worker, undrain_worker, runner_plan, upload_junit, BenchmarksController]

@@ -69,6 +69,8 @@ class Settings:
     benchmark_window: int = 200
     benchmark_penalty: float = 6.0
     benchmark_min_change: float = 3.0
+    benchmark_tail_runs: int = 5
+    benchmark_tail_alpha: float = 0.001
 
     def __post_init__(self) -> None:
         if self.offline_after <= 0:

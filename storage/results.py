@@ -38,8 +38,10 @@ DDL = [
         reason VARCHAR NOT NULL)""",
     """CREATE TABLE IF NOT EXISTS benchmark_triage (
         benchmark VARCHAR NOT NULL, hardware VARCHAR NOT NULL, change_run VARCHAR NOT NULL,
-        state VARCHAR NOT NULL, triaged_by VARCHAR NOT NULL, triaged_at TIMESTAMP NOT NULL,
+        state VARCHAR NOT NULL, triaged_by VARCHAR NOT NULL, triaged_at TIMESTAMP NOT NULL, direction VARCHAR,
         PRIMARY KEY (benchmark, hardware, change_run))""",
+    # Older databases gain the column (CREATE TABLE IF NOT EXISTS leaves them as they were).
+    "ALTER TABLE benchmark_triage ADD COLUMN IF NOT EXISTS direction VARCHAR",
 ]
 
 # Default alert rules of the analytics, seeded once (after storage.alerts created alert_rules);
@@ -89,6 +91,7 @@ COLUMN_MEANINGS = {
     "benchmark_triage": {
         "benchmark": "benchmark", "hardware": "backend", "change_run": "first run after the change",
         "state": "untriaged, expected or regression", "triaged_by": "admin", "triaged_at": "when (UTC)",
+        "direction": "worse or better: the triage follows a change in this direction",
     },
 }
 
