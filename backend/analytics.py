@@ -138,8 +138,9 @@ def observers(settings: Settings,
 
     def regression(cur: Cursor, rule: dict[str, Any]) -> Observation:
         found = changes(settings, "", None, None, "worse")(cur)
-        return {f"benchmark:{c['benchmark']}@{c['hardware']}#{c['change_run']}": abs(c["percent"]) for c in found
-                if c["state"] != "expected" and _in_scope(rule, None, c["hardware"])}
+        # A triaged change keeps the run it was triaged on, so its alert does not restart when the change point moves.
+        return {f"benchmark:{c['benchmark']}@{c['hardware']}#{c['triaged_run'] or c['change_run']}": abs(c["percent"])
+                for c in found if c["state"] != "expected" and _in_scope(rule, None, c["hardware"])}
 
     return {"suspect_worker": suspect, "benchmark_regression": regression}
 

@@ -228,7 +228,7 @@ def _timed(call) -> float:
 
 def machine_note(loads: tuple[tuple[float, ...], tuple[float, ...]]) -> str:
     start, end = (", ".join(f"{x:.2f}" for x in load) for load in loads)
-    return f"load average (1, 5, 15 min) {start} at the start and {end} at the end"
+    return f"alone under the machine lock; load average (1, 5, 15 min) {start} at the start and {end} at the end"
 
 
 def accuracy_text(args, acc: list[dict], loads) -> str:
@@ -277,6 +277,9 @@ def speed_text(args, fast: dict[str, object], loads) -> str:
         f"| {med(fast['page']['cold'])} | {_all(fast['page']['cold'])} |",
         f"| the same, warm (the dashboard's 5 s cache answers) | {med(fast['page']['warm'])} | {_all(fast['page']['warm'])} |",
         f"| for reference: the Hardware page, cold | {med(fast['page']['reference'])} | {_all(fast['page']['reference'])} |",
+        "", f"The Tests page's five requests take {med([sum(t) for t in zip(*fast['calls'].values())])} together "
+        f"(medians above); the rest of a page load is Streamlit's: the app's HTML and scripts, its socket, the "
+        f"router script (sign-in check, sidebar, alerts banner) and drawing, which the Hardware page pays too.",
     ])
 
 

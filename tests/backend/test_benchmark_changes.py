@@ -56,9 +56,10 @@ def test_triage_stays_with_its_change_when_the_change_point_moves(client):
 
     missing = triage(client, "r010", "regression")
     assert missing.status_code == 404 and "change_run" in missing.json()["detail"]
-    assert triage(client, "r030", "regression").json()["change_run"] == "r030"  # replaces the mark on r029
+    assert triage(client, "r029", "regression").json()["change_run"] == "r030"  # the change it now starts at
+    assert list(client.app.state.store.read_sync(lambda cur: observe(cur, {}))) == ["benchmark:matmul@cuda#r030"]
     [again] = changes(client)
-    assert (again["state"], again["triaged_run"]) == ("regression", "r030")
+    assert (again["state"], again["triaged_run"]) == ("regression", "r030")  # the mark on r029 was replaced
     marks = client.app.state.store.read_sync(lambda cur: cur.execute(
         "SELECT change_run, state, direction FROM benchmark_triage").fetchall())
     assert marks == [("r030", "regression", "worse")]
