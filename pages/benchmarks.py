@@ -26,6 +26,7 @@ def changes_frame(rows: list[dict]) -> pd.DataFrame:
         "benchmark": c["benchmark"], "hardware": hardware_label(c["hardware"]), "change": f"{c['percent']:+.1f} %",
         "direction": c["direction"], "before": round(c["before"], 4), "after": round(c["after"], 4), "unit": c["unit"],
         "first run after": c["change_run"], "state": c["state"], "triaged by": c.get("triaged_by"),
+        "triaged at run": c.get("triaged_run"),
     } for c in rows])
 
 

@@ -137,7 +137,8 @@ def nearest_change(entry: dict[str, Any], changes: list[dict[str, Any]], run_id:
     return min(near, key=lambda c: abs(c["index"] - position[run_id]), default=None)
 
 
-def with_triage(entry: dict[str, Any], changes: list[dict[str, Any]], marks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def with_triage(entry: dict[str, Any], changes: list[dict[str, Any]],
+                marks: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Each change takes the nearest mark within TRIAGE_WINDOW runs in its direction, one mark per change."""
     taken: dict[int, dict[str, Any]] = {}
     for mark in marks:
@@ -154,8 +155,8 @@ def with_triage(entry: dict[str, Any], changes: list[dict[str, Any]], marks: lis
 def all_changes(cur: duckdb.DuckDBPyConnection, where: Where, method: ChangeMethod) -> list[dict[str, Any]]:
     """Every change of every series in the filter, newest first, with its triage state."""
     marks = triage_marks(cur)
-    found = [change for entry in series(cur, where, method.window)
-             for change in with_triage(entry, changes_of(entry, method), marks.get((entry["benchmark"], entry["hardware"]), []))]
+    found = [change for entry in series(cur, where, method.window) for change in
+             with_triage(entry, changes_of(entry, method), marks.get((entry["benchmark"], entry["hardware"]), []))]
     return sorted(found, key=lambda change: -change["ts"])
 
 
@@ -178,7 +179,7 @@ def set_triage(change: dict[str, Any], state: str, by: str, at: datetime, around
         con.execute("""DELETE FROM benchmark_triage WHERE benchmark = ? AND hardware = ?
                        AND list_contains(?, change_run) AND coalesce(direction, ?) = ?""",
                     [*key, around, change["direction"], change["direction"]])
-        con.execute("""INSERT INTO benchmark_triage (benchmark, hardware, change_run, state, triaged_by, triaged_at,
-                       direction) VALUES (?, ?, ?, ?, ?, ?, ?)""",
+        con.execute("""INSERT OR REPLACE INTO benchmark_triage (benchmark, hardware, change_run, state, triaged_by,
+                       triaged_at, direction) VALUES (?, ?, ?, ?, ?, ?, ?)""",
                     [*key, change["change_run"], state, by, at, change["direction"]])
     return write
