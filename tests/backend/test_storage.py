@@ -194,3 +194,19 @@ def test_small_ingest_writes_wait_the_window_to_share_a_commit(tmp_path, monkeyp
         assert store.commits == 1 and registered(store) == ["a", "c"]
     finally:
         store.close()
+
+
+def test_awaiting_writers_of_one_group_get_their_own_outcomes(tmp_path, monkeypatch):
+    """Coroutines share a commit and its single hand-off to the loop; a bad body still fails alone."""
+    monkeypatch.setattr("storage.store.QUIET_AFTER", 1.0)
+    store = Store(str(tmp_path / "w.duckdb"), commit_interval_ms=1000).open()
+
+    async def send_all() -> list:
+        return await asyncio.gather(*(store.write(write) for write in body_writes(*BATCHES)), return_exceptions=True)
+
+    try:
+        results = asyncio.run(send_all())
+        assert [type(result).__name__ for result in results] == ["Accepted", "BatchError", "Accepted"]
+        assert store.commits == 1 and registered(store) == ["a", "c"]
+    finally:
+        store.close()
