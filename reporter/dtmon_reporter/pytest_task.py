@@ -54,10 +54,17 @@ class Session:
         feed_read, self.feed = os.pipe()
         env = {**os.environ, OUT_VAR: str(out), FEED_VAR: str(feed_read),
                "PYTHONUNBUFFERED": "1"}  # what a crashing test printed last is the clue
-        with open(self.log, "wb") as log_file:
-            self.process = subprocess.Popen(pytest_command(files, extra_args), cwd=rootdir, env=env, stdout=log_file,
-                                            stderr=subprocess.STDOUT, start_new_session=True, pass_fds=(feed_read,))
-        os.close(feed_read)
+        try:
+            with open(self.log, "wb") as log_file:
+                self.process = subprocess.Popen(pytest_command(files, extra_args), cwd=rootdir, env=env,
+                                                stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True,
+                                                pass_fds=(feed_read,))
+        except OSError:  # e.g. no such rootdir on this host: the chunk fails, the worker keeps no leftovers
+            os.close(self.feed)
+            self.scratch.cleanup()
+            raise
+        finally:
+            os.close(feed_read)
         self.stream = open(out, encoding="utf-8")  # noqa: SIM115 - read as the session writes
         self.batches, self._partial = 0, ""
 
