@@ -24,6 +24,7 @@ from storage.store import Store
 PATH = re.compile(r"`\$\.events\[(\d+)\](?:\.([A-Za-z_]+))?")
 MISSING = re.compile(r"missing required field `([A-Za-z_]+)`")
 FOLD_AT_ROWS = 200_000  # bounds the memory held between folds
+BUSY_RATE = 1_000  # events/s folded: above it ingest is busy and a read may lag by up to one tick
 DECODER = msgspec.json.Decoder(schemas.IngestBatch)
 
 
@@ -181,6 +182,8 @@ class IngestService:
         self.dirty_since: float | None = None
         self._unfolded: dict[str, list[pa.Table]] = defaultdict(list)
         self._unfolded_rows = 0
+        self._unfolded_since: float | None = None  # monotonic time of the oldest commit not yet folded
+        self._rate_since, self._rate_rows, self.fold_rate = time.monotonic(), 0, 0.0  # events/s folded, per second
         self._fold_lock = asyncio.Lock()
 
     async def ingest_body(self, body: bytes) -> tuple[int, Any]:
@@ -217,6 +220,8 @@ class IngestService:
         self._hand_to_fold(pending(tables))
 
     def _hand_to_fold(self, tables: dict[str, pa.Table]) -> None:
+        if tables and self._unfolded_since is None:
+            self._unfolded_since = time.monotonic()
         for group, table in tables.items():
             self._unfolded[group].append(table)
             self._unfolded_rows += table.num_rows
@@ -225,10 +230,30 @@ class IngestService:
         """Bring the workers' current state up to the batches committed so far (cheap when none)."""
         async with self._fold_lock:  # a reader arriving mid-fold waits for it to commit
             with self.store.commit_lock:  # no batch half visible: committed means handed over here
-                pending, self._unfolded, self._unfolded_rows = self._unfolded, defaultdict(list), 0
+                pending, rows = self._unfolded, self._unfolded_rows
+                self._unfolded, self._unfolded_rows, self._unfolded_since = defaultdict(list), 0, None
+            self._measure_rate(rows)
             if not pending:
                 return 0
             return await self.store.write(fold_pending(pending, _us(time.time()), self.settings.offline_after))
+
+    async def fold_for_read(self) -> None:
+        """Fold before a read of current state, so it sees every acknowledged event; while ingest is
+        busy, leave a backlog younger than one tick to the tick's fold: a fold costs a read tens of
+        milliseconds, and the live view already promises state at most one tick old."""
+        since = self._unfolded_since
+        young = since is not None and time.monotonic() - since < self.settings.tick_interval
+        busy = young and self.fold_rate > BUSY_RATE
+        if not busy:
+            await self.fold()
+
+    def _measure_rate(self, rows: int) -> None:
+        """Events/s reaching the fold over at least a second: one large batch is not a busy stream."""
+        self._rate_rows += rows
+        elapsed = time.monotonic() - self._rate_since
+        if elapsed >= 1.0:
+            self.fold_rate = self._rate_rows / elapsed
+            self._rate_since, self._rate_rows = time.monotonic(), 0
 
     async def recover(self) -> int:
         """At start: fold what a crash left unfolded (it was committed, so acknowledged)."""

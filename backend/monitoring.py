@@ -25,9 +25,8 @@ def cluster(settings: Settings, now: float | None = None) -> Reader:
     window = settings.trend_window
 
     def read(cur: Cursor) -> dict:
-        current = timeseries.fleet_now(cur, now, settings.offline_after, settings.health_window, window)
-        past = timeseries.fleet_at(cur, now - window, settings.offline_after, settings.health_window, window)
-        by_status = queries.worker_status_counts(cur)
+        fleet = timeseries.fleet(cur, now, settings.offline_after, settings.health_window, window)
+        current, past, by_status = fleet.now, fleet.past, fleet.workers_by_status
         health_now, health_past = rules.health(current), rules.health(past)
         rate_now = rules.success_rate(current["completed"], current["finished"])
         rate_past = rules.success_rate(past["completed"], past["finished"])
@@ -39,7 +38,7 @@ def cluster(settings: Settings, now: float | None = None) -> Reader:
             "stopped_workers": by_status.get("stopped", 0),
             "total_workers": sum(by_status.values()),
             "total_tasks": current["total_tasks"],
-            "tasks_by_status": _task_counts(queries.task_status_counts(cur)),
+            "tasks_by_status": _task_counts(fleet.tasks_by_status),
             "success_rate": rate_now,
             "health": health_now,
             "trends": {

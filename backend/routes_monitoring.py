@@ -40,9 +40,9 @@ def split(value: str | None, allowed: set[str] | None, field: str) -> list[str] 
 
 
 async def read_current(request: Request, reader: monitoring.Reader) -> Any:
-    """Fold pending heartbeats first, so a read sees every acknowledged event."""
+    """Fold pending heartbeats first (see IngestService.fold_for_read)."""
     state = request.app.state
-    await state.ingest.fold()
+    await state.ingest.fold_for_read()
     return await state.store.read(reader)
 
 

@@ -56,3 +56,66 @@ def task_events(tasks: int, workers: int, now: float) -> list[dict]:
                            "status": "failed" if failed else "completed", "duration_s": (i % 30) / 3,
                            "error": f"AssertionError: case {i}" if failed else None, "ts": ts + 0.002})
     return events
+
+
+def task_table(tasks: int, workers: int, now: float, first: int = 0, count: int | None = None) -> "pa.Table":
+    """task_events() of tasks [first, first + count) as one Arrow table in storage.ingest's task schema,
+    built with numpy (a seed of millions of events in seconds rather than minutes of JSON). Each task's
+    events stay in one table, so applying it inserts tasks rather than updating them (far cheaper)."""
+    import numpy as np
+    import pyarrow as pa
+
+    from storage.ingest import ARROW_SCHEMAS
+
+    i = np.arange(first, min(tasks, first + (tasks if count is None else count)))
+    ends = i % 50 != 0  # every 50th task is still running
+    finished = i[ends]
+    failed = finished % 9 == 0
+    base = now - (tasks - i) * 0.01
+    task_ids = np.char.add("sim-task-", np.char.zfill(i.astype(str), 7))
+    worker_ids = np.char.add("sim-", np.char.zfill((i % workers).astype(str), 5))
+    n_sub, n_start, n_fin = len(i), len(i), len(finished)
+    status = np.full(n_fin, "completed", dtype=object)
+    status[failed] = "failed"
+    error = np.full(n_fin, None, dtype=object)
+    error[failed] = np.char.add("AssertionError: case ", finished[failed].astype(str))
+    columns = {
+        "ts": np.concatenate([base, base + 0.001, base[ends] + 0.002]),
+        "task_id": np.concatenate([task_ids, task_ids, task_ids[ends]]),
+        "kind": ["task_submitted"] * n_sub + ["task_started"] * n_start + ["task_finished"] * n_fin,
+        "type": np.concatenate([np.where(i % 5 == 0, "benchmark", "test"), np.full(n_start + n_fin, None)]),
+        "priority": np.concatenate([(i % 10).astype(object), np.full(n_start + n_fin, None)]),
+        "requirements": [None] * (n_sub + n_start + n_fin),
+        "worker_id": np.concatenate([np.full(n_sub, None), worker_ids, worker_ids[ends]]),
+        "status": np.concatenate([np.full(n_sub + n_start, None), status]),
+        "error": np.concatenate([np.full(n_sub + n_start, None), error]),
+        "duration_s": np.concatenate([np.full(n_sub + n_start, np.nan), (finished % 30) / 3]),
+    }
+    return _table("task", columns, ARROW_SCHEMAS)
+
+
+def fleet_tables(workers: int, steps: int, now: float) -> dict[str, "pa.Table"]:
+    """registrations() and `steps` heartbeats per worker a minute apart, the last at `now`, as Arrow tables."""
+    import numpy as np
+
+    from storage.ingest import ARROW_SCHEMAS
+
+    events = [{"ts": now, **event} for event in registrations(workers)]
+    register = {name: [event.get(name) for event in events] for name in ARROW_SCHEMAS["worker_register"].names}
+    register["capabilities"] = ["{}"] * workers
+    beats = [heartbeat(i, step, now - 60 * (steps - 1 - step)) for step in range(steps) for i in range(workers)]
+    samples = {name: [event.get(name) for event in beats] for name in ARROW_SCHEMAS["worker_heartbeat"].names}
+    samples["memory_percent"] = list(np.array(samples["memory_used_gb"]) * 100 / np.array(samples["memory_total_gb"]))
+    return {"worker_register": _table("worker_register", register, ARROW_SCHEMAS),
+            "worker_heartbeat": _table("worker_heartbeat", samples, ARROW_SCHEMAS)}
+
+
+def _table(group: str, columns: dict, schemas: dict) -> "pa.Table":
+    import numpy as np
+    import pyarrow as pa
+
+    schema = schemas[group]
+    ts = (np.rint(np.asarray(columns["ts"], dtype=np.float64) * 1e6).astype(np.int64)).view("datetime64[us]")
+    arrays = [pa.array(ts, type=field.type) if field.name == "ts" else
+              pa.array(columns[field.name], type=field.type, from_pandas=True) for field in schema]
+    return pa.Table.from_arrays(arrays, schema=schema)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import duckdb
 
-from storage.health import ONLINE
-from storage.queries import FAILED, ts
+from storage.health import ONLINE_STATUSES
+from storage.queries import FAILED, LIVE, ts
 
 # (largest span served, tier, finest bucket in seconds): raw up to 2 h, minutes up to 3 days.
 TIERS = [
@@ -54,13 +55,28 @@ def resources(cur: duckdb.DuckDBPyConnection, start: float, end: float, worker_i
     return {"tier": tier, "bucket_seconds": bucket, "points": [dict(zip(POINT_KEYS, r)) for r in rows]}
 
 
-def fleet_at(cur: duckdb.DuckDBPyConnection, at: float, offline_after: float, health_window: float,
-             trend_window: float) -> dict:
-    """The inputs of the health rule as they stood at `at`, rebuilt from samples and tasks."""
-    return _workers_at(cur, at, offline_after, trend_window) | tasks_at(cur, at, health_window)
+@dataclass
+class Fleet:
+    """The health rule's inputs now and one trend window ago, and the status counts the Cluster view shows."""
+
+    now: dict
+    past: dict
+    workers_by_status: dict[str, int]
+    tasks_by_status: dict[str, int]
+
+
+def fleet(cur: duckdb.DuckDBPyConnection, now: float, offline_after: float, health_window: float,
+          trend_window: float, pressure: float = 90.0) -> Fleet:
+    """Three scans (workers, tasks, the past hour's samples) instead of one per figure: under ingest
+    load every statement waits for the GIL and a core, so the count of statements sets a read's time."""
+    workers, workers_by_status = _workers_now(cur, now, offline_after, trend_window, pressure)
+    tasks_now, tasks_past, tasks_by_status = _tasks(cur, now, now - trend_window, health_window)
+    past = _workers_at(cur, now - trend_window, offline_after, trend_window) | tasks_past
+    return Fleet(workers | tasks_now, past, workers_by_status, tasks_by_status)
 
 
 def _workers_at(cur: duckdb.DuckDBPyConnection, at: float, offline_after: float, trend_window: float) -> dict:
+    """The workers as they stood at `at`, rebuilt from the samples."""
     counts = cur.execute("""
         WITH last AS (
           SELECT worker_id, max(ts) AS seen, arg_max(cpu_percent, ts) AS cpu, arg_max(memory_percent, ts) AS mem
@@ -76,26 +92,47 @@ def _workers_at(cur: duckdb.DuckDBPyConnection, at: float, offline_after: float,
     return dict(zip(["online", "timed_out", "pressured", "stale"], counts))
 
 
-def tasks_at(cur: duckdb.DuckDBPyConnection, at: float, health_window: float) -> dict:
-    counts = cur.execute(f"""
-        SELECT count(*) FILTER (coalesce(submitted_at, started_at, finished_at) <= $at),
-          count(*) FILTER (finished_at <= $at),
-          count(*) FILTER (finished_at <= $at AND status = 'completed'),
-          count(*) FILTER (finished_at > $recent AND finished_at <= $at),
-          count(*) FILTER (finished_at > $recent AND finished_at <= $at AND status IN {FAILED})
-        FROM tasks""", {"at": ts(at), "recent": ts(at - health_window)}).fetchone()
-    keys = ["total_tasks", "finished", "completed", "recent_finished", "recent_failed"]
-    return dict(zip(keys, counts))
+TASK_FIGURES = ["total_tasks", "finished", "completed", "recent_finished", "recent_failed"]
+FIRST_SEEN = "coalesce(submitted_at, started_at, finished_at)"
+# Per status: counts as of now, and what happened after each time (a filter per figure and time cost 3x).
+TASKS_SQL = f"""SELECT status, count({FIRST_SEEN}), count(finished_at),
+  count(*) FILTER ({FIRST_SEEN} > $now), count(*) FILTER (finished_at > $now),
+  count(*) FILTER (finished_at > $now_recent AND finished_at <= $now),
+  count(*) FILTER ({FIRST_SEEN} > $past), count(*) FILTER (finished_at > $past),
+  count(*) FILTER (finished_at > $past_recent AND finished_at <= $past)
+FROM tasks GROUP BY status"""
 
 
-def fleet_now(cur: duckdb.DuckDBPyConnection, now: float, offline_after: float, health_window: float,
-              trend_window: float, pressure: float = 90.0) -> dict:
-    """The same inputs for now, from the current-state tables the lists show."""
-    online, timed_out, pressured, stale = cur.execute(f"""
-        SELECT count(*) FILTER ({ONLINE}),
-          count(*) FILTER (status = 'offline' AND last_seen > $window),
-          count(*) FILTER ({ONLINE} AND (cpu_percent >= $p OR memory_percent >= $p)),
-          count(*) FILTER ({ONLINE} AND last_seen <= $half_stale)
-        FROM workers""", {"window": ts(now - trend_window), "p": pressure,
-                          "half_stale": ts(now - offline_after / 2)}).fetchone()
-    return tasks_at(cur, now, health_window) | {"online": online, "timed_out": timed_out, "pressured": pressured, "stale": stale}
+def _tasks(cur: duckdb.DuckDBPyConnection, now: float, past: float,
+           health_window: float) -> tuple[dict, dict, dict[str, int]]:
+    """Task figures at two times and the count per status, in one scan of the tasks."""
+    rows = cur.execute(TASKS_SQL, {"now": ts(now), "now_recent": ts(now - health_window), "past": ts(past),
+                                   "past_recent": ts(past - health_window)}).fetchall()
+    return _task_figures(rows, 3), _task_figures(rows, 6), {row[0]: row[1] for row in rows}
+
+
+def _task_figures(rows: list[tuple], at: int) -> dict:
+    """TASK_FIGURES as of one time, from the columns TASKS_SQL gives it (first of three at `at`)."""
+    def total(column: int, statuses: tuple[str, ...] | None = None) -> int:
+        return sum(row[column] for row in rows if statuses is None or row[0] in statuses)
+
+    def finished(statuses: tuple[str, ...] | None = None) -> int:
+        return total(2, statuses) - total(at + 1, statuses)
+
+    return dict(zip(TASK_FIGURES, [total(1) - total(at), finished(), finished(("completed",)), total(at + 2),
+                                   total(at + 2, FAILED)]))
+
+
+def _workers_now(cur: duckdb.DuckDBPyConnection, now: float, offline_after: float, trend_window: float,
+                 pressure: float) -> tuple[dict, dict[str, int]]:
+    """The health rule's worker inputs from the current-state table the lists show, and the count per status."""
+    rows = cur.execute(f"""
+        SELECT status, count(*), count(*) FILTER (last_seen > $window),
+          count(*) FILTER (cpu_percent >= $p OR memory_percent >= $p), count(*) FILTER (last_seen <= $half_stale)
+        FROM workers WHERE {LIVE} GROUP BY status""", {"window": ts(now - trend_window), "p": pressure,
+                                                       "half_stale": ts(now - offline_after / 2)}).fetchall()
+    online = [row for row in rows if row[0] in ONLINE_STATUSES]
+    figures = {"online": sum(row[1] for row in online),
+               "timed_out": sum(row[2] for row in rows if row[0] == "offline"),
+               "pressured": sum(row[3] for row in online), "stale": sum(row[4] for row in online)}
+    return figures, {row[0]: row[1] for row in rows}
