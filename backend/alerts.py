@@ -265,19 +265,19 @@ class AlertEvaluator:
 
 
 def _persist(con: Any, changes: list[Transition]) -> list[dict[str, Any] | None]:
-    """Write fire/resolve rows and moved values; returns the stored alerts of fire/resolve in order."""
-    stored = []
-    for item in changes:
-        if item.kind == "fire":
-            alert_id = alert_store.open_alert(con, item.rule, item.scope, item.at, item.value, item.message)
-        elif item.kind == "resolve":
-            alert_id = alert_store.close_alert(con, item.rule["id"], item.scope, item.at, item.value)
-        else:
-            continue
-        stored.append(alert_store.get_alert(con, alert_id) if alert_id is not None else None)
+    """Write fire/resolve rows and moved values, a few statements however many alerts change (a fleet
+    going offline at once must not hold the writer for a statement per alert); returns the stored
+    alerts of fire/resolve in order."""
+    fired = alert_store.open_alerts(con, [(t.rule["id"], t.rule["name"], t.rule["severity"], t.scope, t.at, t.value,
+                                           t.message) for t in changes if t.kind == "fire"])
+    resolved = alert_store.close_alerts(con, [(t.rule["id"], t.scope, t.at, t.value)
+                                              for t in changes if t.kind == "resolve"])
     alert_store.update_values(con, [(item.rule["id"], item.scope, item.value, item.message)
                                     for item in changes if item.kind == "update"])
-    return stored
+    ids = [(fired if t.kind == "fire" else resolved).get((t.rule["id"], t.scope))
+           for t in changes if t.kind in ("fire", "resolve")]
+    stored = alert_store.alerts_by_id(con, [alert_id for alert_id in ids if alert_id is not None])
+    return [stored.get(alert_id) for alert_id in ids]
 
 
 def webhook_payload(transition: Transition, alert: dict[str, Any]) -> dict[str, Any]:

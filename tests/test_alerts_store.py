@@ -198,3 +198,51 @@ def test_success_rate_message_states_its_window(store):
     tick(evaluator, 0)
     alert = store.read_sync(alert_store.active_alerts)[0]
     assert alert["message"] == "success rate over the last 15 min is 70.0 %"
+
+
+class CountingCursor:
+    """The writer's cursor, counting the SQL statements a write sends through it."""
+
+    def __init__(self, cursor) -> None:
+        self.cursor, self.statements = cursor, 0
+
+    def __getattr__(self, name):
+        if name in ("execute", "executemany", "sql"):
+            self.statements += 1
+        return getattr(self.cursor, name)
+
+
+def test_a_fleet_going_offline_fires_and_resolves_in_a_few_statements(store):
+    """10,000 workers fall silent: one evaluation fires 10,000 alerts and a later one resolves them, each
+    in a handful of statements rather than one per alert (which held the writer for 20 s)."""
+    store.write_sync(lambda con: con.execute(
+        "INSERT INTO workers (worker_id, hardware, status, last_seen) SELECT 'w' || i, ['cpu'], 'offline', $t "
+        "FROM range(10000) r(i)", {"t": T0}))
+    evaluator, counted = AlertEvaluator(store), []
+    write = store.write
+
+    async def counting_write(fn):
+        def run(cursor):
+            counting = CountingCursor(cursor)
+            try:
+                return fn(counting)
+            finally:
+                counted.append(counting.statements)
+        return await write(run)
+
+    store.write = counting_write
+    assert tick(evaluator, 0) == []
+    fired = tick(evaluator, 60)
+    assert len(fired) == 10_000 and {kind for kind, _, _ in fired} == {"fire"}
+    assert counted[-1] <= 5
+    firing = store.read_sync(lambda cur: cur.execute(
+        "SELECT count(*), count(DISTINCT scope) FROM alerts WHERE state = 'firing' AND rule_name = 'Worker offline'"
+    ).fetchone())
+    assert firing == (10_000, 10_000)
+    store.write_sync(lambda con: con.execute("UPDATE workers SET status = 'active'"))
+    resolved = tick(evaluator, 70)
+    assert len(resolved) == 10_000 and {kind for kind, _, _ in resolved} == {"resolve"}
+    assert counted[-1] <= 5
+    assert store.read_sync(lambda cur: cur.execute(
+        "SELECT count(*) FILTER (state = 'firing'), count(*) FILTER (state = 'resolved' AND ended_at IS NOT NULL) "
+        "FROM alerts WHERE rule_name = 'Worker offline'").fetchone()) == (0, 10_000)
