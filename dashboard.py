@@ -10,7 +10,7 @@ from backend.settings import Settings
 from ui import alerts_banner, data, session, signin, sso
 
 HERE = Path(__file__).parent
-CORE_PAGES = [
+PAGES = [
     ("pages/overview.py", "Overview", ":material/monitor_heart:", "monitoring"),
     ("pages/workers.py", "Workers", ":material/dns:", "workers"),
     ("pages/tasks.py", "Tasks", ":material/checklist:", "tasks"),
@@ -18,26 +18,23 @@ CORE_PAGES = [
     ("pages/hardware.py", "Hardware", ":material/memory:", "hardware"),
     ("pages/tests.py", "Tests", ":material/science:", "tests"),
     ("pages/benchmarks.py", "Benchmarks", ":material/speed:", "benchmarks"),
-]
-# Written by another engineer; listed when present so a partial checkout still starts.
-OPTIONAL_PAGES = [
     ("pages/history.py", "History", ":material/history:", "history"),
     ("pages/sql.py", "SQL", ":material/terminal:", "sql"),
     ("pages/alerts.py", "Alerts", ":material/notifications:", "alerts"),
     ("pages/layout.py", "Layout", ":material/dashboard_customize:", "layout"),
+    ("pages/users.py", "Users", ":material/group:", "users"),
 ]
-ADMIN_PAGES = [("pages/users.py", "Users", ":material/group:", "users")]
 ADMIN_ONLY = {"sql", "users"}  # the API refuses these to other roles, so the menu does not offer them
 
 
 def listed(entry: tuple[str, str, str, str], is_admin: bool) -> bool:
-    """A page is listed when its file exists and the viewer's role may use it."""
-    return (HERE / entry[0]).is_file() and (is_admin or entry[3] not in ADMIN_ONLY)
+    """A page is listed when the viewer's role may use it."""
+    return is_admin or entry[3] not in ADMIN_ONLY
 
 
 def navigation_pages(is_admin: bool) -> list:
     """st.Page objects for the pages this viewer may use, behind a hidden root that opens Overview."""
-    found = [entry for entry in CORE_PAGES + OPTIONAL_PAGES + ADMIN_PAGES if listed(entry, is_admin)]
+    found = [entry for entry in PAGES if listed(entry, is_admin)]
     pages = [st.Page(path, title=title, icon=icon, url_path=url) for path, title, icon, url in found]
     # Streamlit serves the default page at "/" only; Overview must live at /monitoring.
     root = st.Page(lambda: st.switch_page(pages[0]), title="Overview", url_path="home",

@@ -190,10 +190,11 @@ def page_loads(base: str, repeats: int) -> dict[str, list[float]]:
     """Seconds from navigating to /tests until its script finished, in real Chromium signed in as admin.
     Cold: each load starts in a new 5 s cache slot of the dashboard (the default refresh), so every
     request reaches the backend; warm: the same page again at once (answers from the dashboard's cache);
-    reference: the Hardware page, what any page costs (Streamlit's bootstrap, its socket, the sidebar)."""
+    reference: the Hardware page, what any page costs (Streamlit's bootstrap, its socket, the sidebar);
+    switch: from the Hardware page to Tests through the sidebar, as a user moves between pages."""
     from playwright.sync_api import sync_playwright
 
-    out: dict[str, list[float]] = {"cold": [], "warm": [], "reference": []}
+    out: dict[str, list[float]] = {"cold": [], "warm": [], "reference": [], "switch": []}
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
         page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
@@ -207,6 +208,7 @@ def page_loads(base: str, repeats: int) -> dict[str, list[float]]:
             for kind, path, heading in (("cold", "tests", "Quarantined tests"), ("warm", "tests", "Quarantined tests"),
                                         ("reference", "hardware", "Hardware")):
                 out[kind].append(_page_load(page, base, path, heading))
+            out["switch"].append(_sidebar_switch(page, "tests", "Quarantined tests"))
         browser.close()
     return {kind: times[1:] for kind, times in out.items()}
 
@@ -216,6 +218,14 @@ def _page_load(page, base: str, path: str, heading: str) -> float:
     page.goto(f"{base}/{path}?autorefresh=off")
     page.get_by_role("heading", name=heading, exact=True).wait_for(timeout=60_000)
     page.wait_for_selector("[data-testid=stApp][data-test-connection-state=CONNECTED]", timeout=60_000)
+    page.wait_for_selector("[data-testid=stApp][data-test-script-state=notRunning]", timeout=60_000)
+    return time.perf_counter() - started
+
+
+def _sidebar_switch(page, path: str, heading: str) -> float:
+    started = time.perf_counter()
+    page.locator(f'[data-testid=stSidebarNav] a[href$="/{path}"]').click()
+    page.get_by_role("heading", name=heading, exact=True).wait_for(timeout=60_000)
     page.wait_for_selector("[data-testid=stApp][data-test-script-state=notRunning]", timeout=60_000)
     return time.perf_counter() - started
 
@@ -277,6 +287,8 @@ def speed_text(args, fast: dict[str, object], loads) -> str:
         f"| {med(fast['page']['cold'])} | {_all(fast['page']['cold'])} |",
         f"| the same, warm (the dashboard's 5 s cache answers) | {med(fast['page']['warm'])} | {_all(fast['page']['warm'])} |",
         f"| for reference: the Hardware page, cold | {med(fast['page']['reference'])} | {_all(fast['page']['reference'])} |",
+        f"| Hardware page to Tests page through the sidebar, until its script finished | {med(fast['page']['switch'])} "
+        f"| {_all(fast['page']['switch'])} |",
         "", f"The Tests page's five requests take {med([sum(t) for t in zip(*fast['calls'].values())])} together "
         f"(medians above); the rest of a page load is Streamlit's: the app's HTML and scripts, its socket, the "
         f"router script (sign-in check, sidebar, alerts banner) and drawing, which the Hardware page pays too.",
