@@ -14,12 +14,12 @@ import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import tempfile
 from dataclasses import dataclass
 
 from dtmon_reporter import hardware
+from dtmon_reporter.processes import kill_group
 
 BROWSER_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable",
                  "microsoft-edge", "microsoft-edge-stable", "msedge")
@@ -90,11 +90,7 @@ def _dump_probe_page(browser: str, timeout_s: float) -> str:
 def _stop_probe(proc: subprocess.Popen) -> None:
     """Kills the browser's whole process group before removing the profile it writes into."""
     workdir = _RUNNING.pop(proc, None)
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        if hasattr(os, "killpg"):
-            os.killpg(proc.pid, signal.SIGKILL)
-        else:
-            proc.kill()
+    kill_group(proc)
     with contextlib.suppress(subprocess.TimeoutExpired):
         proc.wait(timeout=5)
     if workdir:

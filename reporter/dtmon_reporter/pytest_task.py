@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -25,6 +24,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from dtmon_reporter.client import clip_error
+from dtmon_reporter.processes import kill_group
 
 PYTEST_FLAGS = ("-q", "-p", "no:cacheprovider", "--tb=short", "--color=no", "-p", "dtmon_reporter.pytest_plugin")
 OUT_VAR, FEED_VAR = "DTMON_PYTEST_OUT", "DTMON_PYTEST_FEED"  # read by dtmon_reporter.pytest_plugin
@@ -92,10 +92,7 @@ class Session:
 
     def kill(self) -> None:
         """The whole process group: a hung test's own children must not outlive it."""
-        try:
-            os.killpg(self.process.pid, signal.SIGKILL)
-        except (AttributeError, ProcessLookupError, PermissionError):
-            self.process.kill()
+        kill_group(self.process)
         self.process.wait()
 
     def close(self) -> None:
