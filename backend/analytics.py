@@ -26,8 +26,9 @@ def flaky_method(settings: Settings) -> test_analytics.FlakyMethod:
 
 
 def change_method(settings: Settings) -> benchmarks.ChangeMethod:
-    return benchmarks.ChangeMethod(settings.benchmark_window, settings.benchmark_penalty, settings.benchmark_min_change,
-                                   settings.benchmark_tail_runs, settings.benchmark_tail_alpha)
+    return benchmarks.ChangeMethod(settings.benchmark_window, settings.benchmark_penalty, settings.benchmark_alpha,
+                                   settings.benchmark_min_change, settings.benchmark_tail_runs,
+                                   settings.benchmark_tail_alpha)
 
 
 @dataclass(frozen=True)

@@ -67,10 +67,11 @@ class Settings:
     suspect_alpha: float = 0.01
     quarantine_release_runs: int = 10
     benchmark_window: int = 200
-    benchmark_penalty: float = 6.0
+    benchmark_penalty: float = 1.0
+    benchmark_alpha: float = 1e-5
     benchmark_min_change: float = 3.0
     benchmark_tail_runs: int = 5
-    benchmark_tail_alpha: float = 0.001
+    benchmark_tail_alpha: float = 0.003
 
     def __post_init__(self) -> None:
         if self.offline_after <= 0:

@@ -29,12 +29,13 @@ import httpx  # noqa: E402
 import msgspec  # noqa: E402
 import numpy as np  # noqa: E402
 
+from bench import step_accuracy  # noqa: E402
 from bench.dashboard import CHROMIUM_ARGS, free_port  # noqa: E402
 from bench.report import write_section  # noqa: E402
 from bench.results_sim import simulate  # noqa: E402
+from storage import benchmarks  # noqa: E402
 from backend import analytics  # noqa: E402
 from backend.settings import Settings  # noqa: E402
-from storage import benchmarks  # noqa: E402
 from storage.store import Store  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -51,13 +52,6 @@ def load(store: Store, events: list[dict], batch: int = 20_000) -> None:
     for start in range(0, len(events), batch):
         body = msgspec.json.encode({"events": events[start:start + batch]})
         store.write_sync(BodyWrite([(body, time.time())], 15.0, lambda _: None))
-
-
-# The change-point detector as shipped, without its recent-runs check, and with a 10x laxer one.
-METHODS = {"PELT alone (DTMON_BENCHMARK_TAIL_RUNS=0)": benchmarks.ChangeMethod(tail_runs=0),
-           "PELT + recent-runs check (default)": benchmarks.ChangeMethod(),
-           "same, DTMON_BENCHMARK_TAIL_ALPHA=0.01": benchmarks.ChangeMethod(tail_alpha=0.01)}
-STEP_KEYS = ("steps_found", "delay_le_5", "flat_false", "misplaced", "flat_ever", "early")
 
 
 def accuracy(seed: int, folder: str) -> dict[str, object]:
@@ -77,52 +71,9 @@ def accuracy(seed: int, folder: str) -> dict[str, object]:
             "flaky_false": len(flagged - sim.truth.flaky), "stable_flagged": len(stable_flagged),
             "bad_found": int(bad == [sim.truth.bad_worker]), "good_flagged": len(set(bad) - {sim.truth.bad_worker}),
             "steps": len(sim.truth.steps), "flat": len(sim.truth.flat),
-            "methods": {name: steps(series, sim.truth, method) for name, method in METHODS.items()},
-            "oracle_t": oracle_t(series, sim.truth)}
-
-
-def steps(series: list[dict], truth, method: benchmarks.ChangeMethod) -> dict[str, int]:
-    """Each step: found where (index within [-3, +5] of it), and whether a detector fed the series as it
-    grew reported it by the time 5 runs after it had arrived; flat series: any change is false, at the
-    full length and at any length from 10 runs on (what a live alert would have fired on)."""
-    out = dict.fromkeys(STEP_KEYS, 0)
-    for entry in series:
-        at = truth.steps.get((entry["benchmark"], entry["hardware"]))
-        found = [c["index"] for c in benchmarks.changes_of(entry, method)]
-        if at is None:
-            out["flat_false"] += len(found)
-            out["flat_ever"] += any(_changes(entry, n, method) for n in range(10, len(entry["points"])))
-            continue
-        near = [i for i in found if -3 <= i - at <= 5]
-        out["steps_found"] += bool(near)
-        out["misplaced"] += len(found) - len(near)
-        out["delay_le_5"] += any(-3 <= i - at < k for k in range(1, 6) for i in _changes(entry, at + k, method))
-        out["early"] += any(_changes(entry, n, method) for n in range(10, at))
-    return out
-
-
-def _changes(entry: dict, runs: int, method: benchmarks.ChangeMethod) -> list[int]:
-    """Change indexes reported when only the first `runs` runs had arrived."""
-    return [c["index"] for c in benchmarks.changes_of(entry | {"points": entry["points"][:runs]}, method)]
-
-
-def _tail_t(values: np.ndarray, k: int) -> float:
-    before, after = values[:-k], values[-k:]
-    return abs(after.mean() - before.mean()) / (before.std(ddof=1) * np.sqrt(1 / k + 1 / len(before)))
-
-
-def oracle_t(series: list[dict], truth) -> dict[str, list[float]]:
-    """The separability bound: for each step the largest |t| of its 3-5 runs after it against all runs
-    before it (knowing where it is), and on flat series the largest |t| noise reaches at any length."""
-    out: dict[str, list[float]] = {"steps": [], "flat": []}
-    for entry in series:
-        values = np.array([p["value"] for p in entry["points"]])
-        at = truth.steps.get((entry["benchmark"], entry["hardware"]))
-        if at is None:
-            out["flat"].append(max(_tail_t(values[:n], k) for n in range(13, len(values) + 1) for k in (3, 4, 5)))
-        else:
-            out["steps"].append(max(_tail_t(values[:at + k], k) for k in (3, 4, 5)))
-    return out
+            "methods": {name: step_accuracy.score(series, sim.truth, method)
+                        for name, method in step_accuracy.METHODS.items()},
+            "oracle": step_accuracy.oracle(series, sim.truth)}
 
 
 def junit_report(cases: int) -> bytes:
@@ -242,16 +193,7 @@ def machine_note(loads: tuple[tuple[float, ...], tuple[float, ...]]) -> str:
 
 
 def accuracy_text(args, acc: list[dict], loads) -> str:
-    total = {key: sum(row[key] for row in acc) for key in acc[0] if key not in ("methods", "oracle_t")}
-    per = {name: {key: sum(row["methods"][name][key] for row in acc) for key in STEP_KEYS} for name in METHODS}
-    step_t = [t for row in acc for t in row["oracle_t"]["steps"]]
-    noise_t = max(t for row in acc for t in row["oracle_t"]["flat"])
-    rows = [("injected 5-10 % steps found (at -3..+5 runs of the step, full series)", "steps_found", "steps"),
-            ("steps reported by the time 5 runs after them had arrived", "delay_le_5", "steps"),
-            ("change points on flat series at their full length", "flat_false", None),
-            ("flat series that showed a change at some length from 10 runs on", "flat_ever", "flat"),
-            ("stepped series that showed a change before their step", "early", "steps"),
-            ("change points on stepped series away from the step", "misplaced", None)]
+    total = {key: sum(row[key] for row in acc) for key in acc[0] if key not in ("methods", "oracle")}
     lines = [
         f"Run: `python bench/analytics.py --part accuracy --seeds {args.seeds}` ({machine_note(loads)}). "
         "SIMULATED data from bench/results_sim.py.", "",
@@ -262,14 +204,7 @@ def accuracy_text(args, acc: list[dict], loads) -> str:
         f"| pairs flagged flaky that were not injected | {total['flaky_false']} (stable tests flagged: {total['stable_flagged']}) |",
         f"| bad worker flagged | {total['bad_found']} of {args.seeds} seeds; good workers flagged: {total['good_flagged']} |",
         "", "Benchmark steps, per detector setting:", "",
-        "| what | " + " | ".join(METHODS) + " |", "|---|" + "---|" * len(METHODS)]
-    for label, key, of in rows:
-        lines.append(f"| {label} | " + " | ".join(
-            f"{per[name][key]}" + (f" of {total[of]}" if of else "") for name in METHODS) + " |")
-    lines += ["", f"Separability bound: noise alone reaches |t| = {noise_t:.2f} on some flat series at some length "
-              f"(newest 3-5 runs against all before them); {sum(t > noise_t for t in step_t)} of {len(step_t)} steps "
-              f"exceed it 3-5 runs after the step even when the detector is told where the step is "
-              f"({sum(t < 3 for t in step_t)} stay below |t| = 3)."]
+        *step_accuracy.table(acc, total)]
     return "\n".join(lines)
 
 

@@ -20,14 +20,16 @@ UNTRIAGED = {"state": "untriaged", "triaged_by": None, "triaged_at": None, "chan
 
 @dataclass(frozen=True)
 class ChangeMethod:
-    """Detection settings (DTMON_BENCHMARK_*): runs per series, penalty, smallest change kept, and the
-    recent-runs check (how many newest runs, at what significance)."""
+    """Detection settings (DTMON_BENCHMARK_*): runs per series, candidate penalty, significance a change
+    point must keep, smallest change kept, and the recent-runs check (how many newest runs, at what
+    significance)."""
 
     window: int = 200
-    penalty: float = 6.0
+    penalty: float = 1.0
+    alpha: float = 1e-5
     min_change_pct: float = 3.0
     tail_runs: int = 5
-    tail_alpha: float = 0.001
+    tail_alpha: float = 0.003
 
 
 TAIL_MIN_RUNS, TAIL_MIN_BEFORE = 3, 10  # newest runs a tail check needs at least, and runs before them
@@ -64,18 +66,43 @@ def series(cur: duckdb.DuckDBPyConnection, where: Where, window: int) -> list[di
 
 
 def change_points(values: np.ndarray, method: ChangeMethod) -> list[int]:
-    """Indexes where a new level starts: PELT (L2 cost) on the series scaled by its median, with a
-    BIC-style penalty of `penalty` x noise variance x log(n); noise from the median absolute
-    difference of neighbours, so a step does not inflate it. Then the recent-runs check."""
+    """Indexes where a new level starts: candidates from PELT (L2 cost) on the series scaled by its
+    median, with a lax penalty of `penalty` x noise variance x log(n) (noise from the median absolute
+    difference of neighbours, so a step does not inflate it); those that stay significant; then the
+    recent-runs check."""
     if len(values) < 6:
         return []
     scaled = values / np.median(values)
     noise = 1.4826 * np.median(np.abs(np.diff(scaled))) / np.sqrt(2)
     noise = max(noise, 1e-4)
     algo = ruptures.Pelt(model="l2", min_size=3, jump=1).fit(scaled.reshape(-1, 1))
-    found = algo.predict(pen=method.penalty * noise**2 * np.log(len(values)))[:-1]
+    found = significant(scaled, algo.predict(pen=method.penalty * noise**2 * np.log(len(values)))[:-1], method.alpha)
     recent = tail_change(scaled[found[-1] if found else 0:], method)
     return found + ([len(values) - recent] if recent else [])
+
+
+def significant(values: np.ndarray, cuts: list[int], alpha: float) -> list[int]:
+    """The change points left after dropping, one at a time, the least significant (Student's t-test of
+    the segments on either side) until every one has p < alpha: Apache Otava's (Hunter's) pruning."""
+    cuts = list(cuts)
+    while cuts:
+        bounds = [0, *cuts, len(values)]
+        pvalues = [_t_test(values[start:cut], values[cut:end]) for start, cut, end in zip(bounds, bounds[1:], bounds[2:])]
+        weakest = int(np.argmax(pvalues))
+        if pvalues[weakest] < alpha:
+            break
+        cuts.pop(weakest)
+    return cuts
+
+
+def _t_test(before: np.ndarray, after: np.ndarray) -> float:
+    """Two-sided p-value of Student's t-test (pooled variance); runs without spread differ surely or not at all."""
+    dof = len(before) + len(after) - 2
+    pooled = ((len(before) - 1) * before.var(ddof=1) + (len(after) - 1) * after.var(ddof=1)) / dof
+    difference = abs(after.mean() - before.mean())
+    if pooled <= 1e-18:
+        return 0.0 if difference > 1e-12 else 1.0
+    return float(2 * stats.t.sf(difference / np.sqrt(pooled * (1 / len(before) + 1 / len(after))), dof))
 
 
 def tail_change(segment: np.ndarray, method: ChangeMethod) -> int | None:

@@ -16,13 +16,20 @@ def noisy(seed: int, runs: int = 60, step_at: int = 30, step: float = 0.0) -> np
     return values
 
 
-def test_a_six_percent_step_shows_five_runs_after_it_and_noise_never_does():
-    stepped = noisy(4, step=0.06)
-    assert benchmarks.change_points(stepped[:35], PELT_ONLY) == []  # PELT alone still waits for more runs
+def test_a_five_percent_step_shows_five_runs_after_it_and_noise_never_does():
+    stepped = noisy(4, step=0.05)
+    assert benchmarks.change_points(stepped[:35], PELT_ONLY) == []  # the search alone still waits for more runs
     assert benchmarks.change_points(stepped[:35], benchmarks.ChangeMethod()) == [30]
     assert benchmarks.change_points(stepped, benchmarks.ChangeMethod()) == [30]
     flat = noisy(101)
     assert [n for n in range(10, 61) if benchmarks.change_points(flat[:n], benchmarks.ChangeMethod())] == []
+
+
+def test_a_change_point_that_is_not_significant_is_dropped():
+    values = noisy(7, runs=40, step_at=20, step=0.08)
+    assert benchmarks.significant(values, [10, 20, 30], alpha=1e-5) == [20]
+    assert benchmarks.significant(np.r_[np.ones(5), 2 * np.ones(5)], [5], alpha=1e-5) == [5]  # no spread: p = 0
+    assert benchmarks.significant(np.ones(10), [5], alpha=1e-5) == []  # no spread, no difference: p undefined
 
 
 def send_runs(client, values, runs: range) -> None:
@@ -42,7 +49,7 @@ def triage(client, run: str, state: str):
 
 
 def test_triage_stays_with_its_change_when_the_change_point_moves(client):
-    values = noisy(8, step=0.07)
+    values = noisy(35, step=0.07)
     send_runs(client, values, range(35))
     [first] = changes(client)
     assert (first["change_run"], first["direction"], first["state"]) == ("r029", "worse", "untriaged")
