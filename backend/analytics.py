@@ -12,6 +12,7 @@ from typing import Any
 import pyarrow as pa
 
 from backend.settings import Settings
+from storage import alerts as alert_store
 from storage import benchmarks, quarantine, test_analytics
 from storage.queries import ts
 from storage.store import Cursor, Store
@@ -98,12 +99,13 @@ def failure_groups(settings: Settings, hardware: str | None, search: str, limit:
     return lambda cur: test_analytics.failure_groups(cur, since, hardware, search, limit, offset)
 
 
-def changes(settings: Settings, search: str, hardware: str | None, state: str | None, direction: str | None) -> Reader:
+def changes(settings: Settings, search: str, hardware: str | None, state: str | None, direction: str | None,
+            alerts: dict[tuple[str, str], list[str]] | None = None) -> Reader:
     """Detected benchmark changes, optionally only one triage state or direction."""
     where, method = benchmarks.series_filter(None, search, hardware), change_method(settings)
 
     def read(cur: Cursor) -> list[dict[str, Any]]:
-        found = benchmarks.all_changes(cur, where, method)
+        found = benchmarks.all_changes(cur, where, method, alerts)
         return [c for c in found if (not state or c["state"] == state) and (not direction or c["direction"] == direction)]
     return read
 
@@ -138,12 +140,25 @@ def observers(settings: Settings,
                 if r["suspect"] and _in_scope(rule, r["worker_id"], r["hardware"])}
 
     def regression(cur: Cursor, rule: dict[str, Any]) -> Observation:
-        found = changes(settings, "", None, None, "worse")(cur)
-        # A triaged change keeps the run it was triaged on, so its alert does not restart when the change point moves.
-        return {f"benchmark:{c['benchmark']}@{c['hardware']}#{c['triaged_run'] or c['change_run']}": abs(c["percent"])
+        found = changes(settings, "", None, None, "worse", _firing_regressions(cur, rule.get("id")))(cur)
+        return {_regression_scope(c["benchmark"], c["hardware"], c["alert_run"]): abs(c["percent"])
                 for c in found if c["state"] != "expected" and _in_scope(rule, None, c["hardware"])}
 
     return {"suspect_worker": suspect, "benchmark_regression": regression}
+
+
+def _regression_scope(benchmark: str, hardware: str, run_id: str) -> str:
+    return f"benchmark:{benchmark}@{hardware}#{run_id}"
+
+
+def _firing_regressions(cur: Cursor, rule_id: int | None) -> dict[tuple[str, str], list[str]]:
+    """The runs of this rule's firing alerts per series, parsed back from their scopes."""
+    runs: dict[tuple[str, str], list[str]] = {}
+    for scope in alert_store.firing_scopes(cur, rule_id, "benchmark:"):
+        series, _, run_id = scope.removeprefix("benchmark:").rpartition("#")
+        benchmark, _, hardware = series.rpartition("@")
+        runs.setdefault((benchmark, hardware), []).append(run_id)
+    return runs
 
 
 def _in_scope(rule: dict[str, Any], worker: str | None, hardware: str) -> bool:

@@ -242,6 +242,13 @@ def firing_keys(cursor: duckdb.DuckDBPyConnection) -> list[tuple[int, str, datet
     return cursor.execute("SELECT rule_id, scope, started_at, value FROM alerts WHERE state = 'firing'").fetchall()
 
 
+def firing_scopes(cursor: duckdb.DuckDBPyConnection, rule_id: int | None, prefix: str) -> list[str]:
+    """Scopes of one rule's firing alerts that start with `prefix`."""
+    rows = cursor.execute("SELECT scope FROM alerts WHERE rule_id = ? AND state = 'firing' AND starts_with(scope, ?)",
+                          [rule_id, prefix]).fetchall()
+    return [scope for (scope,) in rows]
+
+
 def record_delivery(con: duckdb.DuckDBPyConnection, delivery: dict[str, Any]) -> None:
     """Keep the outcome of one webhook delivery (after all its attempts)."""
     con.execute(

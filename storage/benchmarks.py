@@ -179,12 +179,30 @@ def with_triage(entry: dict[str, Any], changes: list[dict[str, Any]],
     return changes
 
 
-def all_changes(cur: duckdb.DuckDBPyConnection, where: Where, method: ChangeMethod) -> list[dict[str, Any]]:
-    """Every change of every series in the filter, newest first, with its triage state."""
-    marks = triage_marks(cur)
-    found = [change for entry in series(cur, where, method.window) for change in
-             with_triage(entry, changes_of(entry, method), marks.get((entry["benchmark"], entry["hardware"]), []))]
+def all_changes(cur: duckdb.DuckDBPyConnection, where: Where, method: ChangeMethod,
+                alerts: dict[tuple[str, str], list[str]] | None = None) -> list[dict[str, Any]]:
+    """Every change of every series in the filter, newest first, with its triage state (and, given
+    the runs of the regression alerts firing per series, the run its alert is named by)."""
+    marks, found = triage_marks(cur), []
+    for entry in series(cur, where, method.window):
+        key = (entry["benchmark"], entry["hardware"])
+        changes = with_triage(entry, changes_of(entry, method), marks.get(key, []))
+        if alerts is not None:
+            follow_alerts(entry, changes, alerts.get(key, []))
+        found += changes
     return sorted(found, key=lambda change: -change["ts"])
+
+
+def follow_alerts(entry: dict[str, Any], changes: list[dict[str, Any]], firing_runs: list[str]) -> None:
+    """A change for the worse keeps the run of the alert already firing for it (within TRIAGE_WINDOW
+    runs), else the run it was triaged on, else its own: a moving change point must not resolve one
+    alert and fire another for the same regression."""
+    for change in changes:
+        change["alert_run"] = change["triaged_run"] or change["change_run"]
+    for run in firing_runs:
+        change = nearest_change(entry, changes, run, "worse")
+        if change is not None:
+            change["alert_run"] = run
 
 
 def triage_target(cur: duckdb.DuckDBPyConnection, benchmark: str, hardware: str, run_id: str,

@@ -1,5 +1,7 @@
 """Benchmark change points: the recent-runs check, and triage that follows a change as it moves."""
 
+import asyncio
+
 import numpy as np
 
 from backend import analytics
@@ -70,3 +72,21 @@ def test_triage_stays_with_its_change_when_the_change_point_moves(client):
     marks = client.app.state.store.read_sync(lambda cur: cur.execute(
         "SELECT change_run, state, direction FROM benchmark_triage").fetchall())
     assert marks == [("r030", "regression", "worse")]
+
+
+def test_an_untriaged_regression_keeps_its_alert_when_the_change_point_moves(client):
+    from backend.alerts import AlertEvaluator
+
+    values = noisy(35, step=0.07)
+    evaluator = AlertEvaluator(client.app.state.store, observers=analytics.observers(client.app.state.settings))
+    send_runs(client, values, range(35))
+    fired = [(t.kind, t.scope) for t in asyncio.run(evaluator.tick()) if t.rule["metric"] == "benchmark_regression"]
+    assert fired == [("fire", "benchmark:matmul@cuda#r029")]
+
+    send_runs(client, values, range(35, 60))
+    assert changes(client)[0]["change_run"] == "r030"  # moved a run later; the same regression
+    assert [t for t in asyncio.run(evaluator.tick()) if t.rule["metric"] == "benchmark_regression"
+            and t.kind in ("fire", "resolve")] == []
+    assert triage(client, "r030", "regression").json()["change_run"] == "r030"
+    assert [t for t in asyncio.run(evaluator.tick()) if t.rule["metric"] == "benchmark_regression"
+            and t.kind in ("fire", "resolve")] == []
