@@ -39,13 +39,6 @@ def _settings(request: Request) -> Any:
     return request.app.state.settings
 
 
-async def _fold_pending(request: Request) -> None:
-    """Heartbeats and task counters reach `workers` per tick; fold now so a read sees every acknowledged event."""
-    ingest = getattr(request.app.state, "ingest", None)
-    if ingest is not None:
-        await ingest.fold()
-
-
 @get("/api/history", guards=[requires("user")])
 async def history(request: Request, range_: RangeName | None = Parameter(query="range", default=None),
                   start: str | None = None, end: str | None = None, worker: str | None = None,
@@ -62,7 +55,7 @@ async def sql(request: Request, data: SqlRequest) -> dict[str, Any]:
     """One read-only SELECT, time- and row-limited; errors carry DuckDB's message."""
     settings = _settings(request)
     limit = max(1, min(data.limit, settings.sql_max_rows))
-    await _fold_pending(request)
+    await request.app.state.ingest.fold()  # SQL sees every acknowledged event, not a tick-old state
     try:
         result = await request.app.state.store.read_expendable(
             lambda cur: run_select(cur, data.sql, limit, settings.sql_timeout, settings.sql_max_bytes))
@@ -89,7 +82,7 @@ async def export(request: Request, dataset: Dataset, format_: Literal["csv", "pa
         query="format", default="csv"), start: str | None = None, end: str | None = None) -> Stream:
     """The dataset within [start, end) streamed batch by batch, never built in memory."""
     since, until = _optional_range(start, end)
-    await _fold_pending(request)
+    await request.app.state.ingest.fold()
     produce = store_producer(request.app.state.store, dataset, format_, since, until)
     filename = f"{dataset}.{format_}"
     return Stream(await started(stream_from_thread(produce)), media_type=FORMATS[format_],
@@ -109,7 +102,7 @@ def _optional_range(start: str | None, end: str | None) -> tuple[float | None, f
 async def snapshot(request: Request) -> Stream:
     """A consistent copy of every table but credentials, for `python -m backend snapshot`."""
     store = request.app.state.store
-    await _fold_pending(request)
+    await request.app.state.ingest.fold()
 
     def produce():
         cursor = store.cursor()
