@@ -87,6 +87,24 @@ def test_task_ids_may_hold_slashes(client):
     assert response.status_code == 200 and response.json()["task"]["id"] == node_id
 
 
+def test_task_and_sample_reads_see_a_commit_without_waiting_for_the_fold(client, monkeypatch):
+    """Each commit writes tasks and samples whole; only `workers` waits for the fold."""
+    folds = []
+
+    async def fold_for_read():
+        folds.append(True)
+    monkeypatch.setattr(client.app.state.ingest, "fold_for_read", fold_for_read)
+    post(client, [{"kind": "task_started", "task_id": "t9", "worker_id": "w9"},
+                  {"kind": "worker_heartbeat", "worker_id": "w9", "cpu_percent": 41.0}])
+    assert [t["status"] for t in read(client, "/api/monitoring/tasks", worker="w9").json()] == ["running"]
+    assert read(client, "/api/monitoring/tasks/t9").json()["task"]["worker_id"] == "w9"
+    points = read(client, "/api/monitoring/resources", range="1h").json()["points"]
+    assert [p["cpu_max"] for p in points] == [41.0]
+    assert folds == []
+    read(client, "/api/monitoring/workers")
+    assert folds == [True]
+
+
 def test_duplicates_are_idempotent_and_unknown_workers_register(client):
     finish = {"kind": "task_finished", "task_id": "t1", "worker_id": "w7", "status": "completed", "ts": 1_790_000_000}
     post(client, [finish])
