@@ -78,9 +78,10 @@ class Hub:
         self._resources_at = 0.0
         self.ticks = 0
 
-    async def refresh(self) -> dict[str, list[str]]:
-        """Build one snapshot and send the changed sections; returns what changed."""
-        if self.prepare is not None:
+    async def refresh(self, folded: bool = False) -> dict[str, list[str]]:
+        """Build one snapshot and send the changed sections; returns what changed (`folded`: the caller
+        has just folded, so another fold would only hold the snapshot back)."""
+        if self.prepare is not None and not folded:
             await self.prepare()
         now = time.time()
         fresh_enough = self.latest is not None and now - self._resources_at < RESOURCES_EVERY_S
@@ -98,10 +99,10 @@ class Hub:
                 subscriber.offer(message)
         return {"changed": changed}
 
-    async def refresh_if_watched(self) -> None:
+    async def refresh_if_watched(self, folded: bool = False) -> None:
         """A snapshot for subscribers now; nobody watching means the next subscriber builds one anyway."""
         if self.subscribers:
-            await self.refresh()
+            await self.refresh(folded)
 
     def encode(self, sections: dict[str, Any], full: bool) -> bytes:
         return msgspec.json.encode({"type": "monitoring_update", "full": full,
