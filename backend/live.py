@@ -24,25 +24,28 @@ VOLATILE = {"cluster": ("generated_at",), "resources": ("start", "end")}
 RESOURCES_EVERY_S = 10.0
 
 
-def build_snapshot(settings: Settings, now: float | None = None, resources: dict | None = None):
-    """A reader returning every section of the live view (reusing `resources` when given)."""
-    now = time.time() if now is None else now
+def section_readers(settings: Settings, now: float, resources: dict | None = None) -> dict[str, monitoring.Reader]:
+    """One reader per section of the live view (the resources given are reused as they are)."""
     rows = settings.snapshot_rows
 
-    def read(cur: Cursor) -> dict[str, Any]:
-        workers, _ = monitoring.worker_list(queries.worker_filter(), "id", "asc", rows, 0)(cur)
-        tasks, _ = monitoring.task_list(queries.Where.empty(), "submitted", "desc", rows, 0)(cur)
-        return {
-            "cluster": monitoring.cluster(settings, now)(cur),
-            "workers": workers,
-            "tasks": tasks,
-            "resources": resources or monitoring.resources(now - 3600, now)(cur),
-            "hardware": monitoring.hardware(settings)(cur),
-            "network": monitoring.network(settings, now=now)(cur),
-            "alerts": alerts.active_alerts(cur),
-        }
+    def first(reader: monitoring.Reader) -> monitoring.Reader:
+        return lambda cur: reader(cur)[0]  # the list without its total
 
-    return read
+    return {
+        "cluster": monitoring.cluster(settings, now),
+        "workers": first(monitoring.worker_list(queries.worker_filter(), "id", "asc", rows, 0)),
+        "tasks": first(monitoring.task_list(queries.Where.empty(), "submitted", "desc", rows, 0)),
+        "resources": (lambda _: resources) if resources else monitoring.resources(now - 3600, now),
+        "hardware": monitoring.hardware(settings),
+        "network": monitoring.network(settings, now=now),
+        "alerts": alerts.active_alerts,
+    }
+
+
+def build_snapshot(settings: Settings, now: float | None = None, resources: dict | None = None):
+    """A reader returning every section of the live view (reusing `resources` when given)."""
+    readers = section_readers(settings, time.time() if now is None else now, resources)
+    return lambda cur: {name: read(cur) for name, read in readers.items()}
 
 
 def _fingerprint(name: str, section: Any) -> bytes:
