@@ -17,6 +17,7 @@ import asyncio
 import os
 import platform
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -117,6 +118,10 @@ def main() -> None:
     report(args, achieved, measured[1:], (load_at_start, os.getloadavg()[0]))  # the first tick folds the warm-up
 
 
+def commit() -> str:
+    return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+
+
 def report(args, achieved: float, measured: list[dict[str, float]], load: tuple[float, float]) -> None:
     tick = Settings().tick_interval
     gaps = [b["start"] - a["start"] for a, b in zip(measured, measured[1:])]
@@ -124,7 +129,7 @@ def report(args, achieved: float, measured: list[dict[str, float]], load: tuple[
             for name in [*section_readers(Settings(), 0), "snapshot", "fold", "stale", "tick"]]
     lines = [
         f"Run `{' '.join(['bench/snapshot.py'] + sys.argv[1:])}` on {platform.machine()}, {os.cpu_count()} cores, "
-        f"Python {platform.python_version()}, DuckDB {duckdb.__version__}; load average {load[0]:.1f} at the start, "
+        f"Python {platform.python_version()}, DuckDB {duckdb.__version__}, commit {commit()}; load average {load[0]:.1f} at the start, "
         f"{load[1]:.1f} at the end. Store seeded with {args.tasks:,} tasks and {args.workers:,} workers, opened in "
         f"the bench's process with the server's Store and IngestService; batches of 1,000 heartbeats without `ts` "
         f"from {SENDERS} paced senders at {args.rate:,} events/s for {args.seconds:g} s (achieved {achieved:,.0f}/s), "
