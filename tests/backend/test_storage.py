@@ -210,3 +210,42 @@ def test_awaiting_writers_of_one_group_get_their_own_outcomes(tmp_path, monkeypa
         assert store.commits == 1 and registered(store) == ["a", "c"]
     finally:
         store.close()
+
+
+TASK_BATCHES = [
+    [{"kind": "task_submitted", "task_id": "t1", "type": "test", "priority": 3, "requirements": ["cuda"], "ts": 100},
+     {"kind": "task_started", "task_id": "t2", "worker_id": "w1", "ts": 101},
+     {"kind": "task_submitted", "task_id": "t3", "ts": 102}, {"kind": "task_started", "task_id": "t3", "worker_id": "w1", "ts": 103},
+     {"kind": "task_finished", "task_id": "t3", "worker_id": "w1", "status": "completed", "duration_s": 1.0, "ts": 104},
+     {"kind": "task_finished", "task_id": "t4", "worker_id": "w2", "status": "failed", "error": "boom", "ts": 105}],
+    [{"kind": "task_started", "task_id": "t1", "worker_id": "w2", "ts": 110},
+     {"kind": "task_submitted", "task_id": "t2", "type": "late", "priority": 1, "requirements": ["rocm"], "ts": 99},
+     {"kind": "task_finished", "task_id": "t3", "worker_id": "w2", "status": "failed", "error": "again", "ts": 111},
+     {"kind": "task_finished", "task_id": "t4", "worker_id": "w1", "status": "completed", "ts": 90}],
+    [{"kind": "task_finished", "task_id": "t1", "worker_id": "w2", "status": "timed_out", "duration_s": 3.0, "ts": 120},
+     {"kind": "task_started", "task_id": "t2", "worker_id": "w3", "ts": 121},
+     {"kind": "task_submitted", "task_id": "t5", "type": "test", "ts": 122}],
+]
+
+
+@pytest.mark.parametrize("large_from", [0, 10**9], ids=["update-then-insert", "upsert"])
+def test_task_batches_of_any_size_give_the_same_tasks(tmp_path, monkeypatch, large_from):
+    """Large batches take another SQL path than small ones; both must give the upsert's answers."""
+    import storage.ingest
+    monkeypatch.setattr(storage.ingest, "LARGE_TASK_BATCH", large_from)
+    opened = Store(str(tmp_path / "t.duckdb")).open()
+    try:
+        for batch in TASK_BATCHES:
+            ingest(opened, batch)
+        rows = opened.read_sync(lambda cur: cur.execute(
+            "SELECT task_id, type, status, priority, requirements, worker_id, epoch(submitted_at), epoch(started_at), "
+            "epoch(finished_at), duration_s, error FROM tasks ORDER BY task_id").fetchall())
+    finally:
+        opened.close()
+    assert rows == [
+        ("t1", "test", "timed_out", 3, ["cuda"], "w2", 100, 110, 120, 3.0, None),
+        ("t2", "late", "running", 1, ["rocm"], "w3", 99, 121, None, None, None),
+        ("t3", None, "completed", 0, None, "w1", 102, 103, 104, 1.0, None),
+        ("t4", None, "failed", None, None, "w2", None, None, 105, None, "boom"),
+        ("t5", "test", "pending", 0, None, None, 122, None, None, None, None),
+    ]
