@@ -62,7 +62,8 @@ class AnalyticsCache:
         self._lock = asyncio.Lock()
 
     def _fresh(self, snapshot: Snapshot | None) -> bool:
-        if snapshot is None:
+        """An empty snapshot is stale as soon as results arrive: first results are scored at once."""
+        if snapshot is None or (snapshot.pairs.num_rows == 0 and snapshot.version != self._version()):
             return False
         age = time.monotonic() - snapshot.computed
         return age < self.settings.analytics_interval or (snapshot.version == self._version() and age < self.MAX_AGE)

@@ -53,6 +53,15 @@ def test_bad_result_refuses_the_whole_batch_and_names_event_and_field(client):
     assert [(row["hardware"], row["outcome"], row["attempt"]) for row in history] == [("cuda", "passed", 1)]
 
 
+def test_first_results_are_scored_at_once_not_an_analytics_interval_later(tmp_path):
+    with TestClient(create_app(make_settings(tmp_path, analytics_interval=3600))) as client:
+        attach_tokens(client, client)
+        assert get(client, "/api/tests/flaky").json() == []
+        assert post(client, [result(), result(run_id="r2", outcome="failed")]).status_code == 200
+        rows = get(client, "/api/tests/flaky").json()
+        assert [(row["test_id"], row["hardware"], row["runs"]) for row in rows] == [("t::a", "cuda", 2)]
+
+
 def test_every_injected_flaky_test_is_found_on_its_hardware_and_no_stable_one(fleet):
     response = get(fleet, "/api/tests/flaky", limit=1000)
     rows = response.json()
