@@ -45,7 +45,7 @@ def matrix_section(target: data.Backend, token: str, params: dict) -> None:
     st.subheader("Outcome matrix")
     result, page_number = paging.fetch(target, token, "/api/tests/matrix", params, "tests_matrix_page")
     if result.rows:
-        st.altair_chart(results_charts.matrix_chart(result.rows), width="stretch")
+        st.vega_lite_chart(spec=results_charts.matrix_chart(result.rows), width="stretch")
     pager(result, page_number, params["limit"], "tests_matrix_page", "tests")
 
 
