@@ -14,7 +14,7 @@ from backend import monitoring
 from backend.schemas import iso
 from backend.settings import Settings
 from storage import alerts, queries
-from storage.store import Cursor, Store
+from storage.store import Store
 
 log = logging.getLogger(__name__)
 SECTIONS = ("cluster", "workers", "tasks", "resources", "hardware", "network", "alerts")
