@@ -24,7 +24,8 @@ from storage.store import Store
 PATH = re.compile(r"`\$\.events\[(\d+)\](?:\.([A-Za-z_]+))?")
 MISSING = re.compile(r"missing required field `([A-Za-z_]+)`")
 FOLD_AT_ROWS = 200_000  # bounds the memory held between folds
-BUSY_RATE = 1_000  # events/s folded: above it ingest is busy and a read may lag by up to one tick
+BUSY_RATE = 1_000  # events/s to fold: above it ingest is busy and a read may lag by up to one tick
+BUSY_COMMITS = 10  # commits in that second: fewer are a few large batches, which a read should see
 DECODER = msgspec.json.Decoder(schemas.IngestBatch)
 
 
@@ -183,7 +184,8 @@ class IngestService:
         self._unfolded: dict[str, list[pa.Table]] = defaultdict(list)
         self._unfolded_rows = 0
         self._unfolded_since: float | None = None  # monotonic time of the oldest commit not yet folded
-        self._rate_since, self._rate_rows, self.fold_rate = time.monotonic(), 0, 0.0  # events/s folded, per second
+        self._rate_since, self._rate_rows, self.fold_rate = time.monotonic(), 0, 0.0  # events/s to fold, per second
+        self._rate_commits = 0
         self._fold_lock = asyncio.Lock()
 
     async def ingest_body(self, body: bytes) -> tuple[int, Any]:
@@ -225,14 +227,15 @@ class IngestService:
         for group, table in tables.items():
             self._unfolded[group].append(table)
             self._unfolded_rows += table.num_rows
+        # measured as commits arrive, not as folds run: a burst counts as busy within a second
+        self._measure_rate(sum(table.num_rows for table in tables.values()))
 
     async def fold(self) -> int:
         """Bring the workers' current state up to the batches committed so far (cheap when none)."""
         async with self._fold_lock:  # a reader arriving mid-fold waits for it to commit
             with self.store.commit_lock:  # no batch half visible: committed means handed over here
-                pending, rows = self._unfolded, self._unfolded_rows
+                pending = self._unfolded
                 self._unfolded, self._unfolded_rows, self._unfolded_since = defaultdict(list), 0, None
-            self._measure_rate(rows)
             if not pending:
                 return 0
             return await self.store.write(fold_pending(pending, _us(time.time()), self.settings.offline_after))
@@ -250,10 +253,11 @@ class IngestService:
     def _measure_rate(self, rows: int) -> None:
         """Events/s reaching the fold over at least a second: one large batch is not a busy stream."""
         self._rate_rows += rows
+        self._rate_commits += 1
         elapsed = time.monotonic() - self._rate_since
         if elapsed >= 1.0:
-            self.fold_rate = self._rate_rows / elapsed
-            self._rate_since, self._rate_rows = time.monotonic(), 0
+            self.fold_rate = self._rate_rows / elapsed if self._rate_commits >= BUSY_COMMITS else 0.0
+            self._rate_since, self._rate_rows, self._rate_commits = time.monotonic(), 0, 0
 
     async def recover(self) -> int:
         """At start: fold what a crash left unfolded (it was committed, so acknowledged)."""
