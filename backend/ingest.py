@@ -24,7 +24,8 @@ from storage.store import Store
 PATH = re.compile(r"`\$\.events\[(\d+)\](?:\.([A-Za-z_]+))?")
 MISSING = re.compile(r"missing required field `([A-Za-z_]+)`")
 FOLD_AT_ROWS = 200_000  # bounds the memory held between folds
-BUSY_RATE = 1_000  # events/s to fold: above it ingest is busy and a read may lag by up to one tick
+BUSY_RATE = 1_000  # events/s to fold: above it ingest is busy and a read may lag by up to LAG_TICKS ticks
+LAG_TICKS = 1.5  # a backlog the tick is about to fold is not stale; one the tick has missed is
 BUSY_COMMITS = 10  # commits in that second: fewer are a few large batches, which a read should see
 DECODER = msgspec.json.Decoder(schemas.IngestBatch)
 
@@ -242,10 +243,10 @@ class IngestService:
 
     async def fold_for_read(self) -> None:
         """Fold before a read of current state, so it sees every acknowledged event; while ingest is
-        busy, leave a backlog younger than one tick to the tick's fold: a fold costs a read tens of
-        milliseconds, and the live view already promises state at most one tick old."""
+        busy, leave a backlog younger than LAG_TICKS ticks to the tick's fold: a fold costs a read tens
+        of milliseconds, and the live view already shows state as old as one tick."""
         since = self._unfolded_since
-        young = since is not None and time.monotonic() - since < self.settings.tick_interval
+        young = since is not None and time.monotonic() - since < LAG_TICKS * self.settings.tick_interval
         busy = young and self.fold_rate > BUSY_RATE
         if not busy:
             await self.fold()

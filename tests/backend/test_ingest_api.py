@@ -3,8 +3,10 @@
 import time
 
 import pytest
+from litestar.testing import TestClient
 
-from support import bearer
+from backend.app import create_app
+from support import attach_tokens, bearer, make_settings
 
 ALL_KINDS = [
     {"kind": "worker_register", "worker_id": "w1", "hostname": "box", "hardware": ["cpu", "cuda"],
@@ -146,3 +148,16 @@ def test_a_revoked_token_is_refused_on_its_next_request(client):
 def test_ingest_answers_other_methods_with_405(client):
     response = client.get("/api/ingest", headers=bearer(client.ingest_token))
     assert response.status_code == 405 and response.headers["allow"] == "POST"
+
+
+def test_a_busy_read_leaves_a_backlog_to_the_tick_until_the_tick_is_late(tmp_path, monkeypatch):
+    """Under load a read lags by up to 1.5 ticks, never more: an older backlog means the tick missed it."""
+    with TestClient(create_app(make_settings(tmp_path, tick_interval=3600.0))) as client:
+        attach_tokens(client, client)
+        ingest = client.app.state.ingest
+        post(client, [{"kind": "worker_heartbeat", "worker_id": "w7", "cpu_percent": 12.0}])
+        monkeypatch.setattr(ingest, "fold_rate", 5_000.0)
+        monkeypatch.setattr(ingest, "_unfolded_since", time.monotonic() - 1.2 * 3600)
+        assert read(client, "/api/monitoring/workers", search="w7").json() == []
+        monkeypatch.setattr(ingest, "_unfolded_since", time.monotonic() - 1.6 * 3600)
+        assert [w["cpu"] for w in read(client, "/api/monitoring/workers", search="w7").json()] == [12.0]
