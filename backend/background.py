@@ -42,7 +42,7 @@ class Maintenance:
     async def tick(self) -> None:
         await self.ingest.fold()
         await self.store.write(mark_stale(time.time(), self.settings.offline_after))
-        await self.hub.refresh_if_watched(folded=True)
+        await self.hub.refresh_if_watched(folded=True, busy=self.ingest.busy)
 
     async def roll(self) -> None:
         """Roll up what arrived since the last pass (late samples re-roll their old buckets)."""

@@ -186,7 +186,7 @@ class IngestService:
         self._unfolded_rows = 0
         self._unfolded_since: float | None = None  # monotonic time of the oldest commit not yet folded
         self._rate_since, self._rate_rows, self.fold_rate = time.monotonic(), 0, 0.0  # events/s to fold, per second
-        self._rate_commits = 0
+        self._rate_commits, self._last_commit = 0, 0.0
         self._fold_lock = asyncio.Lock()
 
     async def ingest_body(self, body: bytes) -> tuple[int, Any]:
@@ -241,20 +241,33 @@ class IngestService:
                 return 0
             return await self.store.write(fold_pending(pending, _us(time.time()), self.settings.offline_after))
 
-    async def fold_for_read(self) -> None:
+    async def fold_for_read(self) -> bool:
         """Fold before a read of current state, so it sees every acknowledged event; while ingest is
         busy, leave a backlog younger than LAG_TICKS ticks to the tick's fold: a fold costs a read tens
-        of milliseconds, and the live view already shows state as old as one tick."""
+        of milliseconds, and the live view already shows state as old as one tick. Returns whether the
+        read is current (False: it may lag, as the tick's shared snapshot does)."""
         since = self._unfolded_since
-        young = since is not None and time.monotonic() - since < LAG_TICKS * self.settings.tick_interval
-        busy = young and self.fold_rate > BUSY_RATE
-        if not busy:
-            await self.fold()
+        young = since is not None and time.monotonic() - since < self.max_lag_s
+        if young and self.fold_rate > BUSY_RATE:
+            return False
+        await self.fold()
+        return True
+
+    @property
+    def max_lag_s(self) -> float:
+        """How old a busy read's answer may be."""
+        return LAG_TICKS * self.settings.tick_interval
+
+    @property
+    def busy(self) -> bool:
+        """Events reach the fold faster than BUSY_RATE, and still did within the last second."""
+        return self.fold_rate > BUSY_RATE and time.monotonic() - self._last_commit < 1.0
 
     def _measure_rate(self, rows: int) -> None:
         """Events/s reaching the fold over at least a second: one large batch is not a busy stream."""
         self._rate_rows += rows
         self._rate_commits += 1
+        self._last_commit = time.monotonic()
         elapsed = time.monotonic() - self._rate_since
         if elapsed >= 1.0:
             self.fold_rate = self._rate_rows / elapsed if self._rate_commits >= BUSY_COMMITS else 0.0

@@ -22,6 +22,7 @@ VOLATILE = {"cluster": ("generated_at",), "resources": ("start", "end")}
 # The live chart's buckets are 30 s wide; re-reading an hour of raw samples every tick cost more than
 # every other section together once ingest ran at 100,000 samples/s.
 RESOURCES_EVERY_S = 10.0
+READERS_STAY_S = 30.0  # a dashboard polling every few seconds counts as still reading
 
 
 def section_readers(settings: Settings, now: float, resources: dict | None = None) -> dict[str, monitoring.Reader]:
@@ -79,6 +80,7 @@ class Hub:
         self.latest: dict[str, Any] | None = None
         self._prints: dict[str, bytes] = {}
         self._resources_at = 0.0
+        self._built_at = self._read_at = -float("inf")  # monotonic: snapshot read from; last shared() call
         self.ticks = 0
 
     async def refresh(self, folded: bool = False) -> dict[str, list[str]]:
@@ -86,7 +88,7 @@ class Hub:
         has just folded, so another fold would only hold the snapshot back)."""
         if self.prepare is not None and not folded:
             await self.prepare()
-        now = time.time()
+        now, started = time.time(), time.monotonic()
         fresh_enough = self.latest is not None and now - self._resources_at < RESOURCES_EVERY_S
         snapshot = await self.store.read(build_snapshot(self.settings, now,
                                                         self.latest["resources"] if fresh_enough else None))
@@ -94,7 +96,7 @@ class Hub:
             self._resources_at = now
         prints = {name: _fingerprint(name, snapshot[name]) for name in SECTIONS}
         changed = [name for name in SECTIONS if prints[name] != self._prints.get(name)]
-        self.latest, self._prints = snapshot, prints
+        self.latest, self._prints, self._built_at = snapshot, prints, started
         self.ticks += 1
         if changed and self.subscribers:
             message = self.encode({name: snapshot[name] for name in changed}, full=False)
@@ -102,10 +104,20 @@ class Hub:
                 subscriber.offer(message)
         return {"changed": changed}
 
-    async def refresh_if_watched(self, folded: bool = False) -> None:
-        """A snapshot for subscribers now; nobody watching means the next subscriber builds one anyway."""
-        if self.subscribers:
+    async def refresh_if_watched(self, folded: bool = False, busy: bool = False) -> None:
+        """A snapshot for subscribers, and while ingest is busy for recent REST readers (see shared());
+        otherwise nobody needs one: the next subscriber or read builds its own."""
+        reading = busy and time.monotonic() - self._read_at < READERS_STAY_S
+        if self.subscribers or reading:
             await self.refresh(folded)
+
+    def shared(self, name: str, max_age_s: float) -> Any | None:
+        """A section of the latest snapshot for a read that may lag while ingest is busy, if no older
+        than max_age_s: one build per tick then serves every reader of it. None: read it yourself."""
+        self._read_at = time.monotonic()
+        if self.latest is None or self._read_at - self._built_at > max_age_s:
+            return None
+        return self.latest[name]
 
     def encode(self, sections: dict[str, Any], full: bool) -> bytes:
         return msgspec.json.encode({"type": "monitoring_update", "full": full,

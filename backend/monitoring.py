@@ -16,6 +16,7 @@ from storage.store import Cursor
 HARDWARE_LABELS = {"cpu": "CPU", "cuda": "CUDA", "rocm": "ROCm", "mps": "MPS", "openvino": "OpenVINO",
                    "qnn": "QNN", "webgpu": "WebGPU", "webnn": "WebNN"}
 TASK_STATUSES = ["pending", "running", "completed", "failed", "timed_out", "canceled"]
+NETWORK_LIMIT = 500  # nodes drawn; beyond it the map says it is truncated
 RANGES = {"1h": 3600, "6h": 6 * 3600, "24h": 86400, "7d": 7 * 86400, "30d": 30 * 86400}
 Reader = Callable[[Cursor], object]
 
@@ -157,7 +158,7 @@ def hardware(settings: Settings) -> Reader:
     return read
 
 
-def network(settings: Settings, limit: int = 500, now: float | None = None) -> Reader:
+def network(settings: Settings, limit: int = NETWORK_LIMIT, now: float | None = None) -> Reader:
     now = time.time() if now is None else now
 
     def read(cur: Cursor) -> dict:

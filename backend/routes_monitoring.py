@@ -39,10 +39,14 @@ def split(value: str | None, allowed: set[str] | None, field: str) -> list[str] 
     return items
 
 
-async def read_current(request: Request, reader: monitoring.Reader) -> Any:
-    """Fold pending heartbeats first (see IngestService.fold_for_read): the reader reads `workers`."""
+async def read_current(request: Request, reader: monitoring.Reader, section: str | None = None) -> Any:
+    """Fold pending heartbeats first (see IngestService.fold_for_read): the reader reads `workers`. A read
+    allowed to lag that asks for a section of the live view gets the tick's, when recent enough."""
     state = request.app.state
-    await state.ingest.fold_for_read()
+    if not await state.ingest.fold_for_read() and section is not None:
+        shared = state.hub.shared(section, state.ingest.max_lag_s)
+        if shared is not None:
+            return shared
     return await state.store.read(reader)
 
 
@@ -58,7 +62,7 @@ class MonitoringController(Controller):
 
     @get("/cluster")
     async def cluster(self, request: Request) -> dict[str, Any]:
-        return await read_current(request, monitoring.cluster(request.app.state.settings))
+        return await read_current(request, monitoring.cluster(request.app.state.settings), "cluster")
 
     @get("/workers")
     async def workers(self, request: Request, search: str = "", status: str | None = None,
@@ -117,8 +121,10 @@ class MonitoringController(Controller):
 
     @get("/hardware")
     async def hardware(self, request: Request) -> list[dict]:
-        return await read_current(request, monitoring.hardware(request.app.state.settings))
+        return await read_current(request, monitoring.hardware(request.app.state.settings), "hardware")
 
     @get("/network")
-    async def network(self, request: Request, limit: Annotated[int, Parameter(ge=1, le=20000)] = 500) -> dict[str, Any]:
-        return await read_current(request, monitoring.network(request.app.state.settings, limit))
+    async def network(self, request: Request, limit: Annotated[int, Parameter(ge=1, le=20000)] = monitoring.NETWORK_LIMIT
+                      ) -> dict[str, Any]:
+        section = "network" if limit == monitoring.NETWORK_LIMIT else None  # the live view's shows that many
+        return await read_current(request, monitoring.network(request.app.state.settings, limit), section)
