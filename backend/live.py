@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -23,6 +24,7 @@ VOLATILE = {"cluster": ("generated_at",), "resources": ("start", "end")}
 # every other section together once ingest ran at 100,000 samples/s.
 RESOURCES_EVERY_S = 10.0
 READERS_STAY_S = 30.0  # a dashboard polling every few seconds counts as still reading
+SHARED = ("cluster", "hardware", "network")  # sections whose REST read has no parameter a view varies
 
 
 def section_readers(settings: Settings, now: float, resources: dict | None = None) -> dict[str, monitoring.Reader]:
@@ -68,6 +70,32 @@ class Subscriber:
             self.dropped = True
 
 
+class SharedSections:
+    """Sections of the live view that REST reads share while ingest is busy (their answers may lag then):
+    built by the tick or by a reader, and served to every reader until older than the allowed lag."""
+
+    def __init__(self) -> None:
+        self._sections: dict[str, tuple[float, Any]] = {}  # name -> (monotonic time read from, section)
+        self._read_at = -math.inf
+
+    def get(self, name: str, max_age_s: float) -> Any | None:
+        """The section if it is at most max_age_s old; None: read it yourself (and put() it)."""
+        self._read_at = time.monotonic()
+        built_at, section = self._sections.get(name, (-math.inf, None))
+        return section if self._read_at - built_at <= max_age_s else None
+
+    def put(self, name: str, section: Any, built_at: float) -> None:
+        if built_at > self._sections.get(name, (-math.inf, None))[0]:
+            self._sections[name] = (built_at, section)
+
+    def wanted(self) -> bool:
+        return time.monotonic() - self._read_at < READERS_STAY_S
+
+    def clear(self) -> None:
+        """After a change a reader must see at once (an admin removed a worker)."""
+        self._sections.clear()
+
+
 class Hub:
     """Holds the latest snapshot and fans changes out to subscribers."""
 
@@ -80,7 +108,7 @@ class Hub:
         self.latest: dict[str, Any] | None = None
         self._prints: dict[str, bytes] = {}
         self._resources_at = 0.0
-        self._built_at = self._read_at = -float("inf")  # monotonic: snapshot read from; last shared() call
+        self.shared = SharedSections()
         self.ticks = 0
 
     async def refresh(self, folded: bool = False) -> dict[str, list[str]]:
@@ -96,7 +124,9 @@ class Hub:
             self._resources_at = now
         prints = {name: _fingerprint(name, snapshot[name]) for name in SECTIONS}
         changed = [name for name in SECTIONS if prints[name] != self._prints.get(name)]
-        self.latest, self._prints, self._built_at = snapshot, prints, started
+        self.latest, self._prints = snapshot, prints
+        for name in SHARED:
+            self.shared.put(name, snapshot[name], started)
         self.ticks += 1
         if changed and self.subscribers:
             message = self.encode({name: snapshot[name] for name in changed}, full=False)
@@ -105,19 +135,20 @@ class Hub:
         return {"changed": changed}
 
     async def refresh_if_watched(self, folded: bool = False, busy: bool = False) -> None:
-        """A snapshot for subscribers, and while ingest is busy for recent REST readers (see shared());
+        """A snapshot for subscribers; while ingest is busy, the shared sections for recent REST readers;
         otherwise nobody needs one: the next subscriber or read builds its own."""
-        reading = busy and time.monotonic() - self._read_at < READERS_STAY_S
-        if self.subscribers or reading:
+        if self.subscribers:
             await self.refresh(folded)
+        elif busy and self.shared.wanted():
+            await self._refresh_shared()
 
-    def shared(self, name: str, max_age_s: float) -> Any | None:
-        """A section of the latest snapshot for a read that may lag while ingest is busy, if no older
-        than max_age_s: one build per tick then serves every reader of it. None: read it yourself."""
-        self._read_at = time.monotonic()
-        if self.latest is None or self._read_at - self._built_at > max_age_s:
-            return None
-        return self.latest[name]
+    async def _refresh_shared(self) -> None:
+        """Only what REST readers share: nobody watches the rest."""
+        now, started = time.time(), time.monotonic()
+        readers = section_readers(self.settings, now)
+        sections = await self.store.read(lambda cur: {name: readers[name](cur) for name in SHARED})
+        for name, section in sections.items():
+            self.shared.put(name, section, started)
 
     def encode(self, sections: dict[str, Any], full: bool) -> bytes:
         return msgspec.json.encode({"type": "monitoring_update", "full": full,

@@ -41,13 +41,17 @@ def split(value: str | None, allowed: set[str] | None, field: str) -> list[str] 
 
 async def read_current(request: Request, reader: monitoring.Reader, section: str | None = None) -> Any:
     """Fold pending heartbeats first (see IngestService.fold_for_read): the reader reads `workers`. A read
-    allowed to lag that asks for a section of the live view gets the tick's, when recent enough."""
+    of a section of the live view that may lag shares one recent enough (see SharedSections)."""
     state = request.app.state
-    if not await state.ingest.fold_for_read() and section is not None:
-        shared = state.hub.shared(section, state.ingest.max_lag_s)
-        if shared is not None:
-            return shared
-    return await state.store.read(reader)
+    current = await state.ingest.fold_for_read()
+    if section is None:
+        return await state.store.read(reader)
+    if not current and (shared := state.hub.shared.get(section, state.ingest.max_lag_s)) is not None:
+        return shared
+    started = time.monotonic()
+    answer = await state.store.read(reader)
+    state.hub.shared.put(section, answer, started)
+    return answer
 
 
 async def read_committed(request: Request, reader: monitoring.Reader) -> Any:
@@ -92,6 +96,7 @@ class MonitoringController(Controller):
         if removed is None:
             raise NotFoundException(f"no worker {worker_id!r}")
         await state.maintenance.evaluate_alerts()
+        state.hub.shared.clear()
         await state.hub.refresh_if_watched()  # live views drop it now, not at the next tick
         return removed
 

@@ -324,8 +324,8 @@ def report(args, seeded: float, f: dict) -> None:
           for route, v in f["reads"].items()),
         "",
         f"Goal p95 < 50 ms on every route: {_met(all(p95(v) < 50 for v in f['reads'].values()))}. While ingest "
-        f"is busy, `cluster`, `hardware` and `network` answer from the tick's snapshot when it is at most 1.5 ticks "
-        f"old (docs/API.md, Read shapes); the other three read the store every time.",
+        f"is busy, readers of `cluster`, `hardware` and `network` share an answer at most 1.5 ticks old (docs/API.md, "
+        f"Read shapes); the other three read the store every time.",
     ]
     write_section("bench/heartbeats.py", "\n".join(lines))
     print("\n".join(lines))
