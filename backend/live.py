@@ -15,6 +15,7 @@ from backend import monitoring
 from backend.schemas import iso
 from backend.settings import Settings
 from storage import alerts, queries
+from storage.fleet_chart import FleetChart
 from storage.store import Store
 
 log = logging.getLogger(__name__)
@@ -27,7 +28,8 @@ READERS_STAY_S = 30.0  # a dashboard polling every few seconds counts as still r
 SHARED = ("cluster", "hardware", "network")  # sections whose REST read has no parameter a view varies
 
 
-def section_readers(settings: Settings, now: float, resources: dict | None = None) -> dict[str, monitoring.Reader]:
+def section_readers(settings: Settings, now: float, resources: dict | None = None,
+                    chart: FleetChart | None = None) -> dict[str, monitoring.Reader]:
     """One reader per section of the live view (the resources given are reused as they are)."""
     rows = settings.snapshot_rows
 
@@ -38,16 +40,17 @@ def section_readers(settings: Settings, now: float, resources: dict | None = Non
         "cluster": monitoring.cluster(settings, now),
         "workers": first(monitoring.worker_list(queries.worker_filter(), "id", "asc", rows, 0)),
         "tasks": first(monitoring.task_list(queries.Where.empty(), "submitted", "desc", rows, 0)),
-        "resources": (lambda _: resources) if resources else monitoring.resources(now - 3600, now),
+        "resources": (lambda _: resources) if resources else monitoring.resources(now - 3600, now, chart=chart),
         "hardware": monitoring.hardware(settings),
         "network": monitoring.network(settings, now=now),
         "alerts": alerts.active_alerts,
     }
 
 
-def build_snapshot(settings: Settings, now: float | None = None, resources: dict | None = None):
+def build_snapshot(settings: Settings, now: float | None = None, resources: dict | None = None,
+                   chart: FleetChart | None = None):
     """A reader returning every section of the live view (reusing `resources` when given)."""
-    readers = section_readers(settings, time.time() if now is None else now, resources)
+    readers = section_readers(settings, time.time() if now is None else now, resources, chart)
     return lambda cur: {name: read(cur) for name, read in readers.items()}
 
 
@@ -100,8 +103,9 @@ class Hub:
     """Holds the latest snapshot and fans changes out to subscribers."""
 
     def __init__(self, store: Store, settings: Settings,
-                 prepare: Callable[[], Awaitable[object]] | None = None) -> None:
+                 prepare: Callable[[], Awaitable[object]] | None = None, chart: FleetChart | None = None) -> None:
         self.store = store
+        self.chart = chart
         self.settings = settings
         self.prepare = prepare  # folds pending heartbeats before a snapshot is read
         self.subscribers: set[Subscriber] = set()
@@ -119,7 +123,7 @@ class Hub:
         now, started = time.time(), time.monotonic()
         fresh_enough = self.latest is not None and now - self._resources_at < RESOURCES_EVERY_S
         snapshot = await self.store.read(build_snapshot(self.settings, now,
-                                                        self.latest["resources"] if fresh_enough else None))
+                                                        self.latest["resources"] if fresh_enough else None, self.chart))
         if not fresh_enough:
             self._resources_at = now
         prints = {name: _fingerprint(name, snapshot[name]) for name in SECTIONS}

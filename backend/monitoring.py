@@ -10,6 +10,7 @@ from backend import rules
 from backend.schemas import iso
 from backend.settings import Settings
 from storage import queries, timeseries
+from storage.fleet_chart import FleetChart
 from storage.health import ONLINE_STATUSES, REMOVE_SQL, refresh_workers_sql
 from storage.store import Cursor
 
@@ -95,9 +96,11 @@ def task_list(where: queries.Where, sort: str, order: str, limit: int, offset: i
     return read
 
 
-def resources(start: float, end: float, worker_id: str | None = None) -> Reader:
+def resources(start: float, end: float, worker_id: str | None = None, chart: FleetChart | None = None) -> Reader:
+    """The fleet's resources come through the chart's kept buckets when one is given."""
     def read(cur: Cursor) -> dict:
-        result = timeseries.resources(cur, start, end, worker_id)
+        fleet = chart is not None and worker_id is None
+        result = chart.resources(cur, start, end) if fleet else timeseries.resources(cur, start, end, worker_id)
         for point in result["points"]:
             point["ts"] = iso(point["ts"])
             for key in ("cpu_avg", "cpu_max", "memory_avg", "memory_max", "memory_used_avg_gb"):

@@ -122,7 +122,7 @@ class MonitoringController(Controller):
     async def resources(self, request: Request, range_: RangeName | None = Parameter(query="range", default=None),
                         start: str | None = None, end: str | None = None) -> dict[str, Any]:
         since, until = time_range(range_, start, end)
-        return await read_committed(request, monitoring.resources(since, until))
+        return await read_committed(request, monitoring.resources(since, until, chart=request.app.state.ingest.chart))
 
     @get("/hardware")
     async def hardware(self, request: Request) -> list[dict]:

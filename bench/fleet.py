@@ -94,6 +94,19 @@ def task_table(tasks: int, workers: int, now: float, first: int = 0, count: int 
     return _table("task", columns, ARROW_SCHEMAS)
 
 
+def sample_history(con, workers: int, since: float, until: float, every: float = 5.0) -> int:
+    """Each worker's heartbeats every `every` seconds over [since, until), written straight into
+    worker_samples with one SQL statement (an hour of 10,000 workers is 7.2 M rows); returns the count."""
+    count = int((until - since) / every) * workers
+    con.execute("""INSERT INTO worker_samples (ts, worker_id, cpu_percent, memory_used_gb, memory_total_gb,
+        memory_percent, rtt_ms, running_tasks)
+      SELECT make_timestamp(CAST(($since + (i // $workers) * $every) * 1e6 AS BIGINT)),
+        'sim-' || lpad(CAST(i % $workers AS VARCHAR), 5, '0'), CAST((i * 7) % 100 AS DOUBLE),
+        CAST(4 + i % 28 AS DOUBLE), 32.0, (4 + i % 28) * 100 / 32.0, 0.5 + (i % 40) / 10, CAST(i % 3 AS INTEGER)
+      FROM range($count) t(i)""", {"since": since, "workers": workers, "every": every, "count": count})
+    return count
+
+
 def fleet_tables(workers: int, steps: int, now: float) -> dict[str, "pa.Table"]:
     """registrations() and `steps` heartbeats per worker a minute apart, the last at `now`, as Arrow tables."""
     import numpy as np

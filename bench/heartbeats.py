@@ -1,7 +1,7 @@
 """Fleet-scale single-event ingest: one heartbeat per request from 10,000 agents, reads under that load.
 
-Seeds a fresh DuckDB with 1,000,000 tasks and 10,000 workers (bench/fleet.py as Arrow tables, through the
-store's set-based apply and fold),
+Seeds a fresh DuckDB with 1,000,000 tasks, 10,000 workers and an hour of their heartbeats (SIMULATED by
+bench/fleet.py: Arrow tables through the store's set-based apply and fold, the history by SQL, rolled up),
 serves it with `python -m backend serve`, and in one run measures
   1. max rate, closed loop, 64 connections (wrk + bench/heartbeat.lua): the bare endpoint
      (bench/bare_endpoint.py, the baseline), `POST /api/ingest`, and `WS /api/ws/ingest`
@@ -44,10 +44,11 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from backend.settings import Settings  # noqa: E402
-from bench.fleet import fleet_tables, heartbeat, task_table  # noqa: E402
+from bench.fleet import fleet_tables, heartbeat, sample_history, task_table  # noqa: E402
 from bench.ingest import PASSWORD, start_server, tokens  # noqa: E402
 from bench.report import write_section  # noqa: E402
 from storage.ingest import ApplyEvents, fold_pending, pending  # noqa: E402
+from storage import rollup  # noqa: E402
 from storage.store import Store  # noqa: E402
 
 LUA = str(ROOT / "bench" / "heartbeat.lua")
@@ -56,20 +57,27 @@ CONNECTIONS, THREADS = 64, 2
 READ_PAUSE_S = 0.1  # between a dashboard's reads: enough of them for a p95 (about 80 per route a minute)
 
 
-def seed(db: str, workers: int, tasks: int, chunk: int = 200_000) -> None:
-    """Tasks first, then the fleet with its last heartbeat now, so the load finds every worker online.
+def seed(db: str, workers: int, tasks: int, history: float = 0.0, chunk: int = 200_000) -> int:
+    """Tasks first, then `history` seconds of heartbeats every 5 s (rolled up, as the server would have),
+    then the fleet with its last heartbeat now, so the load finds every worker online.
 
     Arrow tables go straight to the store's set-based apply and fold (the path every ingest write
-    takes after decoding), skipping only the JSON: seconds, not minutes."""
+    takes after decoding), skipping only the JSON: seconds, not minutes. Returns the history's samples."""
     store = Store(db).open()
+    samples = 0
     offline_after = Settings(db=db).offline_after
     try:
         tasks_end = time.time() - 120
         for first in range(0, tasks, chunk):
             _apply(store, {"task": task_table(tasks, workers, tasks_end, first, chunk)}, offline_after)
-        _apply(store, fleet_tables(workers, 5, time.time()), offline_after)
+        now = time.time()
+        if history:
+            samples = store.write_sync(lambda con: sample_history(con, workers, now - history, now - 300))
+            store.write_sync(rollup.rollup(now - 300))
+        _apply(store, fleet_tables(workers, 5, now), offline_after)
     finally:
         store.close()
+    return samples
 
 
 def _apply(store: Store, tables: dict, offline_after: float) -> None:
@@ -219,6 +227,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workers", type=int, default=10_000)
     parser.add_argument("--tasks", type=int, default=1_000_000)
+    parser.add_argument("--history", type=float, default=3600, help="seconds of 5 s heartbeats already stored")
     parser.add_argument("--rate", type=int, default=2_000, help="requests/s of the constant load")
     parser.add_argument("--seconds", type=float, default=60, help="length of the constant load")
     parser.add_argument("--max-seconds", type=float, default=15, help="length of each max-rate run")
@@ -230,7 +239,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         db = f"{tmp}/fleet.duckdb"
         started = time.monotonic()
-        seed(db, args.workers, args.tasks)
+        history = seed(db, args.workers, args.tasks, args.history)
         seeded = time.monotonic() - started
         port, bare_port = free_port(), free_port()
         bare = start_bare(bare_port)
@@ -244,7 +253,7 @@ def main() -> None:
             server_process.send_signal(signal.SIGTERM)
             server_process.wait(120)
         figures["stored"] = stored_between(db, *figures.pop("constant_window"))
-    figures["load"] = (load_at_start, os.getloadavg()[0])
+    figures["load"], figures["history"] = (load_at_start, os.getloadavg()[0]), history
     (report_soak if args.soak else report)(args, seeded, figures)
 
 
@@ -287,7 +296,8 @@ def report(args, seeded: float, f: dict) -> None:
         f"Run `{' '.join(['bench/heartbeats.py'] + sys.argv[1:])}` on {platform.machine()}, {os.cpu_count()} cores, "
         f"Python {platform.python_version()}, DuckDB {duckdb.__version__}; {_quiet(f['load'])} Store seeded in {seeded:.0f} s "
         f"(Arrow tables through the store's apply and fold) "
-        f"with {args.tasks:,} tasks and {args.workers:,} workers; `python -m backend serve` on it, load from the "
+        f"with {args.tasks:,} tasks, {args.workers:,} workers and {args.history / 60:g} minutes of their heartbeats "
+        f"every 5 s up to 5 minutes ago ({f['history']:,} samples, rolled up); `python -m backend serve` on it, load from the "
         f"same machine. Max rate: closed loop, {CONNECTIONS} connections, 1 heartbeat per request, "
         f"{args.max_seconds:g} s each.",
         "",

@@ -42,9 +42,9 @@ def choose_tier(span_s: float) -> tuple[str, int]:
 
 
 def resources(cur: duckdb.DuckDBPyConnection, start: float, end: float, worker_id: str | None = None,
-              tier: str | None = None) -> dict:
-    chosen, bucket = choose_tier(end - start)
-    tier = tier or chosen
+              tier: str | None = None, bucket: int | None = None) -> dict:
+    chosen, chosen_bucket = choose_tier(end - start)
+    tier, bucket = tier or chosen, bucket or chosen_bucket
     extra = "AND worker_id = $worker" if worker_id else ""
     sql = RAW.format(extra=extra) if tier == "raw" else ROLLUP.format(
         table=f"worker_samples_{tier}", extra=extra)
