@@ -251,7 +251,7 @@ class IngestService:
         read is current (False: it may lag, as the tick's shared snapshot does)."""
         since = self._unfolded_since
         young = since is not None and time.monotonic() - since < self.max_lag_s
-        if young and self.fold_rate > BUSY_RATE:
+        if young and self.busy:
             return False
         await self.fold()
         return True

@@ -21,16 +21,12 @@ from storage.store import Store
 log = logging.getLogger(__name__)
 SECTIONS = ("cluster", "workers", "tasks", "resources", "hardware", "network", "alerts")
 VOLATILE = {"cluster": ("generated_at",), "resources": ("start", "end")}
-# The live chart's buckets are 30 s wide; re-reading an hour of raw samples every tick cost more than
-# every other section together once ingest ran at 100,000 samples/s.
-RESOURCES_EVERY_S = 10.0
 READERS_STAY_S = 30.0  # a dashboard polling every few seconds counts as still reading
-SHARED = ("cluster", "hardware", "network")  # sections whose REST read has no parameter a view varies
+SHARED = ("cluster", "hardware", "network", "resources")  # their REST reads with default parameters
 
 
-def section_readers(settings: Settings, now: float, resources: dict | None = None,
-                    chart: FleetChart | None = None) -> dict[str, monitoring.Reader]:
-    """One reader per section of the live view (the resources given are reused as they are)."""
+def section_readers(settings: Settings, now: float, chart: FleetChart | None = None) -> dict[str, monitoring.Reader]:
+    """One reader per section of the live view (resources through the chart's kept buckets, when given)."""
     rows = settings.snapshot_rows
 
     def first(reader: monitoring.Reader) -> monitoring.Reader:
@@ -40,17 +36,16 @@ def section_readers(settings: Settings, now: float, resources: dict | None = Non
         "cluster": monitoring.cluster(settings, now),
         "workers": first(monitoring.worker_list(queries.worker_filter(), "id", "asc", rows, 0)),
         "tasks": first(monitoring.task_list(queries.Where.empty(), "submitted", "desc", rows, 0)),
-        "resources": (lambda _: resources) if resources else monitoring.resources(now - 3600, now, chart=chart),
+        "resources": monitoring.resources(now - monitoring.RANGES["1h"], now, chart=chart),
         "hardware": monitoring.hardware(settings),
         "network": monitoring.network(settings, now=now),
         "alerts": alerts.active_alerts,
     }
 
 
-def build_snapshot(settings: Settings, now: float | None = None, resources: dict | None = None,
-                   chart: FleetChart | None = None):
-    """A reader returning every section of the live view (reusing `resources` when given)."""
-    readers = section_readers(settings, time.time() if now is None else now, resources, chart)
+def build_snapshot(settings: Settings, now: float | None = None, chart: FleetChart | None = None):
+    """A reader returning every section of the live view."""
+    readers = section_readers(settings, time.time() if now is None else now, chart)
     return lambda cur: {name: read(cur) for name, read in readers.items()}
 
 
@@ -111,7 +106,6 @@ class Hub:
         self.subscribers: set[Subscriber] = set()
         self.latest: dict[str, Any] | None = None
         self._prints: dict[str, bytes] = {}
-        self._resources_at = 0.0
         self.shared = SharedSections()
         self.ticks = 0
 
@@ -121,11 +115,7 @@ class Hub:
         if self.prepare is not None and not folded:
             await self.prepare()
         now, started = time.time(), time.monotonic()
-        fresh_enough = self.latest is not None and now - self._resources_at < RESOURCES_EVERY_S
-        snapshot = await self.store.read(build_snapshot(self.settings, now,
-                                                        self.latest["resources"] if fresh_enough else None, self.chart))
-        if not fresh_enough:
-            self._resources_at = now
+        snapshot = await self.store.read(build_snapshot(self.settings, now, self.chart))
         prints = {name: _fingerprint(name, snapshot[name]) for name in SECTIONS}
         changed = [name for name in SECTIONS if prints[name] != self._prints.get(name)]
         self.latest, self._prints = snapshot, prints
@@ -149,7 +139,7 @@ class Hub:
     async def _refresh_shared(self) -> None:
         """Only what REST readers share: nobody watches the rest."""
         now, started = time.time(), time.monotonic()
-        readers = section_readers(self.settings, now)
+        readers = section_readers(self.settings, now, self.chart)
         sections = await self.store.read(lambda cur: {name: readers[name](cur) for name in SHARED})
         for name, section in sections.items():
             self.shared.put(name, section, started)

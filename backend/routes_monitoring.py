@@ -40,17 +40,23 @@ def split(value: str | None, allowed: set[str] | None, field: str) -> list[str] 
 
 
 async def read_current(request: Request, reader: monitoring.Reader, section: str | None = None) -> Any:
-    """Fold pending heartbeats first (see IngestService.fold_for_read): the reader reads `workers`. A read
-    of a section of the live view that may lag shares one recent enough (see SharedSections)."""
+    """Fold pending heartbeats first (see IngestService.fold_for_read): the reader reads `workers`."""
     state = request.app.state
     current = await state.ingest.fold_for_read()
     if section is None:
         return await state.store.read(reader)
-    if not current and (shared := state.hub.shared.get(section, state.ingest.max_lag_s)) is not None:
+    return await read_shared(request, reader, section, current)
+
+
+async def read_shared(request: Request, reader: monitoring.Reader, section: str, current: bool) -> Any:
+    """A section of the live view: a read that may lag (not `current`) shares a recent enough answer
+    (see SharedSections), and any read's answer is shared with the readers after it."""
+    shared_sections = request.app.state.hub.shared
+    if not current and (shared := shared_sections.get(section, request.app.state.ingest.max_lag_s)) is not None:
         return shared
     started = time.monotonic()
-    answer = await state.store.read(reader)
-    state.hub.shared.put(section, answer, started)
+    answer = await request.app.state.store.read(reader)
+    shared_sections.put(section, answer, started)
     return answer
 
 
@@ -122,14 +128,17 @@ class MonitoringController(Controller):
     async def resources(self, request: Request, range_: RangeName | None = Parameter(query="range", default=None),
                         start: str | None = None, end: str | None = None) -> dict[str, Any]:
         since, until = time_range(range_, start, end)
-        return await read_committed(request, monitoring.resources(since, until, chart=request.app.state.ingest.chart))
+        reader = monitoring.resources(since, until, chart=request.app.state.ingest.chart)
+        if start or end or range_ not in (None, "1h"):
+            return await read_committed(request, reader)
+        return await read_shared(request, reader, "resources", not request.app.state.ingest.busy)  # the live chart
 
     @get("/hardware")
     async def hardware(self, request: Request) -> list[dict]:
         return await read_current(request, monitoring.hardware(request.app.state.settings), "hardware")
 
     @get("/network")
-    async def network(self, request: Request, limit: Annotated[int, Parameter(ge=1, le=20000)] = monitoring.NETWORK_LIMIT
-                      ) -> dict[str, Any]:
+    async def network(self, request: Request,
+                      limit: Annotated[int, Parameter(ge=1, le=20000)] = monitoring.NETWORK_LIMIT) -> dict[str, Any]:
         section = "network" if limit == monitoring.NETWORK_LIMIT else None  # the live view's shows that many
         return await read_current(request, monitoring.network(request.app.state.settings, limit), section)

@@ -59,7 +59,8 @@ class FleetChart:
             late, kept = self._late, self._kept.get(width)
             usable = kept is not None and kept.start <= first_whole <= kept.end
             reuse_until = min(kept.end, last_whole) if usable else first_whole
-            reused = [dict(p) for at, p in sorted(kept.points.items()) if first_whole <= at < reuse_until] if usable else []
+            known = kept.points if usable else {}
+            reused = [dict(p) for at, p in sorted(known.items()) if first_whole <= at < reuse_until]
         points = _scan(cur, start, first_whole, width) + reused + _scan(cur, max(first_whole, reuse_until), end, width)
         settled = min(math.floor((time.time() - SETTLE_S) / width) * width, last_whole)
         if end >= time.time() - SETTLE_S:  # a live view's read; a look at the past would unsettle its kept buckets

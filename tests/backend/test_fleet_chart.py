@@ -50,7 +50,7 @@ def test_a_late_heartbeat_shows_on_the_chart_at_once(tmp_path):
     with TestClient(create_app(make_settings(tmp_path))) as client:
         attach_tokens(client, client)
         now = time.time()
-        beats = [{"kind": "worker_heartbeat", "worker_id": "w1", "cpu_percent": 10.0, "ts": now - s} for s in (900, 600)]
+        beats = [{"kind": "worker_heartbeat", "worker_id": "w1", "cpu_percent": 10.0, "ts": now - ago} for ago in (900, 600)]
         client.post("/api/ingest", json={"events": beats}, headers=bearer(client.ingest_token))
         before = client.get("/api/monitoring/resources", headers=bearer(client.user_token)).json()["points"]
         late = [{"kind": "worker_heartbeat", "worker_id": "w2", "cpu_percent": 90.0, "ts": now - 900}]

@@ -6,6 +6,7 @@ import pytest
 from litestar.testing import TestClient
 
 from backend.app import create_app
+from backend.ingest import IngestService
 from support import attach_tokens, bearer, make_settings
 
 ALL_KINDS = [
@@ -146,12 +147,12 @@ def test_a_revoked_token_is_refused_on_its_next_request(client):
 
 
 def test_busy_reads_of_the_live_views_sections_share_one_recent_answer(tmp_path, monkeypatch):
-    """Under load, cluster, hardware and network reads share an answer at most 1.5 ticks old (the tick's,
+    """Under load, cluster, hardware, network and resources reads share an answer at most 1.5 ticks old (the tick's,
     or the first reader's), so readers do not each scan the fleet; other parameters, or older, read."""
     with TestClient(create_app(make_settings(tmp_path, tick_interval=3600.0))) as client:
         attach_tokens(client, client)
         state = client.app.state
-        monkeypatch.setattr(state.ingest, "fold_rate", 5_000.0)
+        monkeypatch.setattr(IngestService, "busy", True)
         post(client, [{"kind": "worker_heartbeat", "worker_id": "w1", "cpu_percent": 12.0}])
         first = read(client, "/api/monitoring/cluster").json()
         post(client, [{"kind": "worker_register", "worker_id": "w2", "hardware": ["cuda"]}])  # written whole
@@ -163,13 +164,16 @@ def test_busy_reads_of_the_live_views_sections_share_one_recent_answer(tmp_path,
         assert [h["type"] for h in read(client, "/api/monitoring/hardware").json()] == ["cuda"]
         assert read(client, "/api/monitoring/network").json()["total_workers"] == 2
         assert read(client, "/api/monitoring/network", limit=10).json()["total_workers"] == 3
+        live, own = read(client, "/api/monitoring/resources"), read(client, "/api/monitoring/resources",
+                                                                     start=str(time.time() - 3600))
+        assert [max(p["cpu_max"] for p in r.json()["points"]) for r in (live, own)] == [12.0, 15.0]
         shared = state.hub.shared
         monkeypatch.setattr(shared, "_sections", {name: (at - 1.6 * 3600, section)
                                                   for name, (at, section) in shared._sections.items()})
         assert read(client, "/api/monitoring/cluster").json()["total_workers"] == 3
 
         shared.clear()
-        monkeypatch.setattr(state.ingest, "fold_rate", 0.0)
+        monkeypatch.setattr(IngestService, "busy", False)
         client.blocking_portal.call(state.maintenance.tick)
         assert shared._sections == {}  # not busy: every read folds and reads for itself, nobody needs them
 
@@ -185,7 +189,7 @@ def test_a_busy_read_leaves_a_backlog_to_the_tick_until_the_tick_is_late(tmp_pat
         attach_tokens(client, client)
         ingest = client.app.state.ingest
         post(client, [{"kind": "worker_heartbeat", "worker_id": "w7", "cpu_percent": 12.0}])
-        monkeypatch.setattr(ingest, "fold_rate", 5_000.0)
+        monkeypatch.setattr(IngestService, "busy", True)
         monkeypatch.setattr(ingest, "_unfolded_since", time.monotonic() - 1.2 * 3600)
         assert read(client, "/api/monitoring/workers", search="w7").json() == []
         monkeypatch.setattr(ingest, "_unfolded_since", time.monotonic() - 1.6 * 3600)
