@@ -21,12 +21,16 @@ from storage.store import Store
 log = logging.getLogger(__name__)
 SECTIONS = ("cluster", "workers", "tasks", "resources", "hardware", "network", "alerts")
 VOLATILE = {"cluster": ("generated_at",), "resources": ("start", "end")}
+# The live chart's buckets are 30 s wide; at 100,000 samples/s even the raw samples since its last kept
+# bucket cost more per tick than every other section together.
+RESOURCES_EVERY_S = 10.0
 READERS_STAY_S = 30.0  # a dashboard polling every few seconds counts as still reading
 SHARED = ("cluster", "hardware", "network", "resources")  # their REST reads with default parameters
 
 
-def section_readers(settings: Settings, now: float, chart: FleetChart | None = None) -> dict[str, monitoring.Reader]:
-    """One reader per section of the live view (resources through the chart's kept buckets, when given)."""
+def section_readers(settings: Settings, now: float, chart: FleetChart | None = None,
+                    resources: dict | None = None) -> dict[str, monitoring.Reader]:
+    """One reader per section of the live view (resources through the chart's kept buckets, or as given)."""
     rows = settings.snapshot_rows
 
     def first(reader: monitoring.Reader) -> monitoring.Reader:
@@ -36,16 +40,17 @@ def section_readers(settings: Settings, now: float, chart: FleetChart | None = N
         "cluster": monitoring.cluster(settings, now),
         "workers": first(monitoring.worker_list(queries.worker_filter(), "id", "asc", rows, 0)),
         "tasks": first(monitoring.task_list(queries.Where.empty(), "submitted", "desc", rows, 0)),
-        "resources": monitoring.resources(now - monitoring.RANGES["1h"], now, chart=chart),
+        "resources": (lambda _: resources) if resources else monitoring.resources(now - 3600, now, chart=chart),
         "hardware": monitoring.hardware(settings),
         "network": monitoring.network(settings, now=now),
         "alerts": alerts.active_alerts,
     }
 
 
-def build_snapshot(settings: Settings, now: float | None = None, chart: FleetChart | None = None):
-    """A reader returning every section of the live view."""
-    readers = section_readers(settings, time.time() if now is None else now, chart)
+def build_snapshot(settings: Settings, now: float | None = None, chart: FleetChart | None = None,
+                   resources: dict | None = None):
+    """A reader returning every section of the live view (reusing `resources` when given)."""
+    readers = section_readers(settings, time.time() if now is None else now, chart, resources)
     return lambda cur: {name: read(cur) for name, read in readers.items()}
 
 
@@ -70,17 +75,24 @@ class Subscriber:
 
 class SharedSections:
     """Sections of the live view that REST reads share while ingest is busy (their answers may lag then):
-    built by the tick or by a reader, and served to every reader until older than the allowed lag."""
+    built by the tick or by a reader, and served to every reader until older than the allowed lag, or for
+    the resources chart than RESOURCES_EVERY_S, as the live view re-reads it."""
 
     def __init__(self) -> None:
         self._sections: dict[str, tuple[float, Any]] = {}  # name -> (monotonic time read from, section)
         self._read_at = -math.inf
 
-    def get(self, name: str, max_age_s: float) -> Any | None:
-        """The section if it is at most max_age_s old; None: read it yourself (and put() it)."""
+    def get(self, name: str, lag_s: float) -> Any | None:
+        """The section if recent enough; None: read it yourself (and put() it)."""
         self._read_at = time.monotonic()
-        built_at, section = self._sections.get(name, (-math.inf, None))
-        return section if self._read_at - built_at <= max_age_s else None
+        max_age_s = max(lag_s, RESOURCES_EVERY_S) if name == "resources" else lag_s
+        return self.section(name) if self.age(name) <= max_age_s else None
+
+    def section(self, name: str) -> Any | None:
+        return self._sections.get(name, (-math.inf, None))[1]
+
+    def age(self, name: str) -> float:
+        return time.monotonic() - self._sections.get(name, (-math.inf, None))[0]
 
     def put(self, name: str, section: Any, built_at: float) -> None:
         if built_at > self._sections.get(name, (-math.inf, None))[0]:
@@ -115,12 +127,14 @@ class Hub:
         if self.prepare is not None and not folded:
             await self.prepare()
         now, started = time.time(), time.monotonic()
-        snapshot = await self.store.read(build_snapshot(self.settings, now, self.chart))
+        recent = self.shared.section("resources") if self.shared.age("resources") < RESOURCES_EVERY_S else None
+        snapshot = await self.store.read(build_snapshot(self.settings, now, self.chart, recent))
         prints = {name: _fingerprint(name, snapshot[name]) for name in SECTIONS}
         changed = [name for name in SECTIONS if prints[name] != self._prints.get(name)]
         self.latest, self._prints = snapshot, prints
         for name in SHARED:
-            self.shared.put(name, snapshot[name], started)
+            if name != "resources" or recent is None:  # reused resources keep their own time
+                self.shared.put(name, snapshot[name], started)
         self.ticks += 1
         if changed and self.subscribers:
             message = self.encode({name: snapshot[name] for name in changed}, full=False)
@@ -140,7 +154,8 @@ class Hub:
         """Only what REST readers share: nobody watches the rest."""
         now, started = time.time(), time.monotonic()
         readers = section_readers(self.settings, now, self.chart)
-        sections = await self.store.read(lambda cur: {name: readers[name](cur) for name in SHARED})
+        names = [name for name in SHARED if name != "resources" or self.shared.age(name) >= RESOURCES_EVERY_S]
+        sections = await self.store.read(lambda cur: {name: readers[name](cur) for name in names})
         for name, section in sections.items():
             self.shared.put(name, section, started)
 

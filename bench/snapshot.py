@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 from backend import schemas  # noqa: E402
 from backend.background import mark_stale  # noqa: E402
 from backend.ingest import IngestService  # noqa: E402
-from backend.live import section_readers  # noqa: E402
+from backend.live import RESOURCES_EVERY_S, section_readers  # noqa: E402
 from backend.settings import Settings  # noqa: E402
 from bench.fleet import heartbeat  # noqa: E402
 from bench.heartbeats import seed  # noqa: E402
@@ -141,7 +141,8 @@ def report(args, achieved: float, measured: list[dict[str, float]], load: tuple[
         "|---|---|---|",
         *rows,
         "",
-        f"`resources` reads through the hub's kept chart buckets (storage/fleet_chart.py). Ticks started every {statistics.median(gaps):.2f} s (median; longest {max(gaps):.2f} s) against "
+        f"`resources` is timed every tick here, through the kept chart buckets (storage/fleet_chart.py); the hub "
+        f"re-reads it every {RESOURCES_EVERY_S:g} s and reuses it between. Ticks started every {statistics.median(gaps):.2f} s (median; longest {max(gaps):.2f} s) against "
         f"{tick:g} s → {'met' if max(gaps) <= 1.5 * tick else 'NOT met'} (every tick within 1.5 intervals).",
     ]
     write_section("bench/snapshot.py", "\n".join(lines))
