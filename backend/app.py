@@ -105,6 +105,7 @@ async def close_backend(state: State) -> None:
     await asyncio.to_thread(routes_demo.stop_demo, state)
     await state.maintenance.close()
     await state.ingest.fold()
+    await state.ingest.helpers.close()
     state.store.close()
     state.auth.close()
 

@@ -17,6 +17,7 @@ import pyarrow.compute as pc
 
 from backend import schemas
 from backend.columns import GROUP_OF, BadTimestamp, tables_by_group
+from backend.helper import Helpers, HelperUnavailable
 from backend.settings import Settings
 from storage.fleet_chart import FleetChart
 from storage.ingest import ApplyEvents, fold_pending, pending, unfolded
@@ -29,6 +30,8 @@ BUSY_RATE = 1_000  # events/s to fold: above it ingest is busy and a read may la
 LAG_TICKS = 1.5  # a backlog the tick is about to fold is not stale; one the tick has missed is
 BUSY_COMMITS = 10  # commits in that second: fewer are a few large batches, which a read should see
 DECODER = msgspec.json.Decoder(schemas.IngestBatch)
+PREPARE_ABOVE = 16 * 1024  # body bytes (~100 heartbeats) from which a helper process decodes, not the writer
+HELPERS = 2  # with one, 16 senders of 1,000-event bodies queued for it (356,000 events/s against 403,000)
 
 
 @dataclass
@@ -41,6 +44,9 @@ class BatchError(Exception):
 
     def extra(self) -> dict:
         return {"index": self.index, "field": self.field}
+
+    def __reduce__(self) -> tuple:
+        return BatchError, (self.detail, self.index, self.field)  # raised in the helper process, re-raised here
 
 
 def decode_batch(body: bytes) -> schemas.IngestBatch:
@@ -119,6 +125,21 @@ def merged_tables(batches: list[schemas.IngestBatch], received: list[float],
         raise RejectedBody(body, BatchError(f"events[{index}].{exc.field}: {exc}", index, exc.field)) from None
 
 
+def prepare_body(body: bytes, received: float, max_skew_s: float) -> tuple[Accepted, dict[str, bytes]]:
+    """In the helper process: the body's response and its tables as Arrow IPC streams, which the
+    server reads back in microseconds (a pickled table took longer to load than to build)."""
+    batch = decode_batch(body)
+    tables = tables_of(batch.events, received, max_skew_s)
+    return Accepted.of(batch), {group: _ipc(table) for group, table in tables.items()}
+
+
+def _ipc(table: pa.Table) -> bytes:
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return sink.getvalue().to_pybytes()
+
+
 class BodyWrite:
     """Request bodies decoded on the writer thread itself, then applied in one Arrow and SQL pass.
 
@@ -190,17 +211,34 @@ class IngestService:
         self._rate_since, self._rate_rows, self.fold_rate = time.monotonic(), 0, 0.0  # events/s to fold, per second
         self._rate_commits, self._last_commit = 0, 0.0
         self._fold_lock = asyncio.Lock()
+        self.helpers = Helpers(HELPERS, ("backend.ingest",))
 
     async def ingest_body(self, body: bytes) -> tuple[int, Any]:
         """Decode, validate and commit one request body; returns (accepted, batch id)."""
         try:
-            accepted = await self.store.write(BodyWrite([(body, time.time())], self.settings.offline_after,
-                                                        self._committed, self.settings.max_clock_skew))
+            accepted = await (self._ingest_large(body) if len(body) > PREPARE_ABOVE else self._ingest_small(body))
         except BatchError:
             self.batches_rejected += 1
             raise
         await self._fold_if_large()
         return accepted.events, accepted.batch_id
+
+    async def _ingest_small(self, body: bytes) -> Accepted:
+        return await self.store.write(BodyWrite([(body, time.time())], self.settings.offline_after, self._committed,
+                                                self.settings.max_clock_skew))
+
+    async def _ingest_large(self, body: bytes) -> Accepted:
+        """Decoded in the helper process while the writer commits earlier bodies; the tables then
+        join a commit group like any write, and the answer still waits for their COMMIT."""
+        received = time.time()
+        try:
+            accepted, streams = await self.helpers.run(prepare_body, body, received, self.settings.max_clock_skew)
+        except HelperUnavailable:  # starting, or died (killed, out of memory): the writer decodes this one
+            return await self._ingest_small(body)
+        tables = {group: pa.ipc.open_stream(stream).read_all() for group, stream in streams.items()}
+        if tables:
+            await self.store.write(ApplyEvents(tables, _us(received), self.settings.offline_after, self._committed))
+        return accepted
 
     async def ingest(self, batch: schemas.IngestBatch) -> int:
         """Commit a batch the caller decoded (in-process writers such as the benchmarks)."""
