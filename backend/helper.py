@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import logging
 import os
 import pickle
 import signal
@@ -26,6 +27,7 @@ from typing import Any, BinaryIO, TypeVar
 T = TypeVar("T")
 HEADER = 8  # bytes of a frame's length, little-endian
 ROOT = Path(__file__).resolve().parents[1]
+log = logging.getLogger(__name__)
 
 
 class HelperUnavailable(RuntimeError):
@@ -51,9 +53,13 @@ class HelperProcess:
 
     async def _start(self) -> None:
         env = os.environ | {"PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
-        process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "backend.helper", *self.preload, env=env,
-            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
+        try:
+            process = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "backend.helper", *self.preload, env=env,
+                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
+        except (OSError, NotImplementedError) as error:  # stays unavailable: the writer decodes everything
+            log.warning("no helper process (%s); large bodies are decoded on the writer thread", error)
+            return
         try:
             await _read_frame(process.stdout)  # sent once its imports are done
         except (asyncio.IncompleteReadError, ConnectionError):
