@@ -35,7 +35,8 @@ class HelperUnavailable(RuntimeError):
 
 
 class HelperProcess:
-    """One helper, started on demand; ready once it has imported its modules; forgotten if it dies."""
+    """One helper, started on demand; ready once it has imported its modules; restarted if it dies
+    after that (killed, out of memory), not if it cannot start."""
 
     def __init__(self, preload: tuple[str, ...]) -> None:
         self.preload = preload
@@ -62,9 +63,13 @@ class HelperProcess:
             return
         try:
             await _read_frame(process.stdout)  # sent once its imports are done
-        except (asyncio.IncompleteReadError, ConnectionError):
-            self._starting = None  # it failed to start: the next large body tries again
+        except (asyncio.IncompleteReadError, ConnectionError):  # it would fail again: stays unavailable
+            log.warning("the helper process exited at start (exit code %s); large bodies are decoded on the "
+                        "writer thread", await process.wait())
             return
+        except asyncio.CancelledError:  # the server closed while it started
+            process.kill()
+            raise
         self._process, self.waiting = process, deque()
         await self._answers(process, self.waiting)
 

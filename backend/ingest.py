@@ -228,7 +228,7 @@ class IngestService:
                                                 self.settings.max_clock_skew))
 
     async def _ingest_large(self, body: bytes) -> Accepted:
-        """Decoded in the helper process while the writer commits earlier bodies; the tables then
+        """Decoded in a helper process while the writer commits earlier bodies; the tables then
         join a commit group like any write, and the answer still waits for their COMMIT."""
         received = time.time()
         try:

@@ -5,7 +5,7 @@ dashboard's view) read every update: first paced at --paced-rate events/s with f
 Python client processes (does the live tick keep its interval?), then as fast as the server
 acknowledges, driven by wrk (bench/batches.lua) cycling through bodies encoded beforehand without `ts`
 (the server stamps them, so every body is fresh), and reports sustained events/s (median of rounds)
-with the server's and wrk's CPU beside it.
+with the CPU of the server, its helper processes and wrk beside it.
 Then appends the same rows straight into a DuckDB table with Arrow, in the same run.
 Writes its section of docs/PERFORMANCE.md.
 
