@@ -98,7 +98,10 @@ class HelperProcess:
         answer = asyncio.get_running_loop().create_future()
         self._process.stdin.write(_frame((fn, args)))
         self.waiting.append(answer)
-        await self._process.stdin.drain()
+        try:
+            await self._process.stdin.drain()
+        except ConnectionError:  # it died meanwhile (its reader fails `answer` as well)
+            raise HelperUnavailable("the helper process ended") from None
         return await answer
 
     async def close(self) -> None:
