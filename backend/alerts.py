@@ -292,7 +292,7 @@ def cluster_health(settings: Settings) -> Callable[[Any], float | None]:
     """The health score the Cluster view shows, as an alert metric."""
     from backend import monitoring
 
-    return lambda cursor: monitoring.cluster(settings)(cursor)["health"]["score"]
+    return lambda cursor: monitoring.health_score(settings)(cursor)
 
 
 async def run_alert_loop(evaluator: AlertEvaluator, interval: float, stop: asyncio.Event) -> None:

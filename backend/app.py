@@ -91,7 +91,7 @@ async def open_backend(state: State) -> None:
     state.sso = SingleSignOn(settings, state.auth)
     state.ingest = IngestService(store, settings)
     state.layouts = LayoutService(store)
-    state.hub = Hub(store, settings, prepare=state.ingest.fold, chart=state.ingest.chart)
+    state.hub = Hub(store, settings, prepare=state.ingest.fold, settled=state.ingest.settled)
     await state.ingest.recover()
     generated = state.auth.bootstrap_admin()
     if generated:

@@ -19,7 +19,7 @@ from backend import schemas
 from backend.columns import GROUP_OF, BadTimestamp, tables_by_group
 from backend.helper import Helpers, HelperUnavailable
 from backend.settings import Settings
-from storage.fleet_chart import FleetChart
+from storage.settled import SettledHistory
 from storage.ingest import ApplyEvents, fold_pending, pending, unfolded
 from storage.store import Store
 
@@ -203,7 +203,7 @@ class IngestService:
         self.settings = settings
         self.events_accepted: dict[str, int] = defaultdict(int)
         self.batches_rejected = 0
-        self.chart = FleetChart()  # told of late samples as they commit
+        self.settled = SettledHistory()  # told of late samples as they commit
         self.dirty_since: float | None = None
         self._unfolded: dict[str, list[pa.Table]] = defaultdict(list)
         self._unfolded_rows = 0
@@ -260,7 +260,7 @@ class IngestService:
         if samples is not None:
             oldest = pc.min(samples.column("ts")).value / 1_000_000
             self.dirty_since = oldest if self.dirty_since is None else min(self.dirty_since, oldest)
-            self.chart.late(oldest)
+            self.settled.late(oldest)
         self._hand_to_fold(pending(tables))
 
     def _hand_to_fold(self, tables: dict[str, pa.Table]) -> None:

@@ -15,7 +15,7 @@ from backend import monitoring
 from backend.schemas import iso
 from backend.settings import Settings
 from storage import alerts, queries
-from storage.fleet_chart import FleetChart
+from storage.settled import SettledHistory
 from storage.store import Store
 
 log = logging.getLogger(__name__)
@@ -28,7 +28,7 @@ READERS_STAY_S = 30.0  # a dashboard polling every few seconds counts as still r
 SHARED = ("cluster", "hardware", "network", "resources")  # their REST reads with default parameters
 
 
-def section_readers(settings: Settings, now: float, chart: FleetChart | None = None,
+def section_readers(settings: Settings, now: float, settled: SettledHistory | None = None,
                     resources: dict | None = None) -> dict[str, monitoring.Reader]:
     """One reader per section of the live view (resources through the chart's kept buckets, or as given)."""
     rows = settings.snapshot_rows
@@ -37,20 +37,20 @@ def section_readers(settings: Settings, now: float, chart: FleetChart | None = N
         return lambda cur: reader(cur)[0]  # the list without its total
 
     return {
-        "cluster": monitoring.cluster(settings, now),
+        "cluster": monitoring.cluster(settings, now, settled),
         "workers": first(monitoring.worker_list(queries.worker_filter(), "id", "asc", rows, 0)),
         "tasks": first(monitoring.task_list(queries.Where.empty(), "submitted", "desc", rows, 0)),
-        "resources": (lambda _: resources) if resources else monitoring.resources(now - 3600, now, chart=chart),
+        "resources": (lambda _: resources) if resources else monitoring.resources(now - 3600, now, settled=settled),
         "hardware": monitoring.hardware(settings),
         "network": monitoring.network(settings, now=now),
         "alerts": alerts.active_alerts,
     }
 
 
-def build_snapshot(settings: Settings, now: float | None = None, chart: FleetChart | None = None,
+def build_snapshot(settings: Settings, now: float | None = None, settled: SettledHistory | None = None,
                    resources: dict | None = None):
     """A reader returning every section of the live view (reusing `resources` when given)."""
-    readers = section_readers(settings, time.time() if now is None else now, chart, resources)
+    readers = section_readers(settings, time.time() if now is None else now, settled, resources)
     return lambda cur: {name: read(cur) for name, read in readers.items()}
 
 
@@ -110,9 +110,9 @@ class Hub:
     """Holds the latest snapshot and fans changes out to subscribers."""
 
     def __init__(self, store: Store, settings: Settings,
-                 prepare: Callable[[], Awaitable[object]] | None = None, chart: FleetChart | None = None) -> None:
+                 prepare: Callable[[], Awaitable[object]] | None = None, settled: SettledHistory | None = None) -> None:
         self.store = store
-        self.chart = chart
+        self.settled = settled
         self.settings = settings
         self.prepare = prepare  # folds pending heartbeats before a snapshot is read
         self.subscribers: set[Subscriber] = set()
@@ -128,7 +128,7 @@ class Hub:
             await self.prepare()
         now, started = time.time(), time.monotonic()
         recent = self.shared.section("resources") if self.shared.age("resources") < RESOURCES_EVERY_S else None
-        snapshot = await self.store.read(build_snapshot(self.settings, now, self.chart, recent))
+        snapshot = await self.store.read(build_snapshot(self.settings, now, self.settled, recent))
         prints = {name: _fingerprint(name, snapshot[name]) for name in SECTIONS}
         changed = [name for name in SECTIONS if prints[name] != self._prints.get(name)]
         self.latest, self._prints = snapshot, prints
@@ -153,7 +153,7 @@ class Hub:
     async def _refresh_shared(self) -> None:
         """Only what REST readers share: nobody watches the rest."""
         now, started = time.time(), time.monotonic()
-        readers = section_readers(self.settings, now, self.chart)
+        readers = section_readers(self.settings, now, self.settled)
         names = [name for name in SHARED if name != "resources" or self.shared.age(name) >= RESOURCES_EVERY_S]
         sections = await self.store.read(lambda cur: {name: readers[name](cur) for name in names})
         for name, section in sections.items():

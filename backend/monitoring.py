@@ -10,7 +10,7 @@ from backend import rules
 from backend.schemas import iso
 from backend.settings import Settings
 from storage import queries, timeseries
-from storage.fleet_chart import FleetChart
+from storage.settled import SettledHistory
 from storage.health import ONLINE_STATUSES, REMOVE_SQL, refresh_workers_sql
 from storage.store import Cursor
 
@@ -22,12 +22,13 @@ RANGES = {"1h": 3600, "6h": 6 * 3600, "24h": 86400, "7d": 7 * 86400, "30d": 30 *
 Reader = Callable[[Cursor], object]
 
 
-def cluster(settings: Settings, now: float | None = None) -> Reader:
+def cluster(settings: Settings, now: float | None = None, settled: SettledHistory | None = None) -> Reader:
     now = time.time() if now is None else now
     window = settings.trend_window
 
     def read(cur: Cursor) -> dict:
-        fleet = timeseries.fleet(cur, now, settings.offline_after, settings.health_window, window)
+        fleet = timeseries.fleet(cur, now, settings.offline_after, settings.health_window, window,
+                                 past_workers=settled.workers_at if settled else None)
         current, past, by_status = fleet.now, fleet.past, fleet.workers_by_status
         health_now, health_past = rules.health(current), rules.health(past)
         rate_now = rules.success_rate(current["completed"], current["finished"])
@@ -51,6 +52,16 @@ def cluster(settings: Settings, now: float | None = None) -> Reader:
             "window_seconds": window,
             "generated_at": iso(now),
         }
+
+    return read
+
+
+def health_score(settings: Settings) -> Reader:
+    """The Cluster view's health score alone (an alert metric: no trend, so no scan of the past hour)."""
+    def read(cur: Cursor) -> float | None:
+        current = timeseries.fleet_now(cur, time.time(), settings.offline_after, settings.health_window,
+                                       settings.trend_window)
+        return rules.health(current)["score"]
 
     return read
 
@@ -96,11 +107,11 @@ def task_list(where: queries.Where, sort: str, order: str, limit: int, offset: i
     return read
 
 
-def resources(start: float, end: float, worker_id: str | None = None, chart: FleetChart | None = None) -> Reader:
-    """The fleet's resources come through the chart's kept buckets when one is given."""
+def resources(start: float, end: float, worker_id: str | None = None, settled: SettledHistory | None = None) -> Reader:
+    """The fleet's resources come through the kept chart buckets when given."""
     def read(cur: Cursor) -> dict:
-        fleet = chart is not None and worker_id is None
-        result = chart.resources(cur, start, end) if fleet else timeseries.resources(cur, start, end, worker_id)
+        fleet = settled is not None and worker_id is None
+        result = settled.resources(cur, start, end) if fleet else timeseries.resources(cur, start, end, worker_id)
         for point in result["points"]:
             point["ts"] = iso(point["ts"])
             for key in ("cpu_avg", "cpu_max", "memory_avg", "memory_max", "memory_used_avg_gb"):

@@ -72,7 +72,8 @@ class MonitoringController(Controller):
 
     @get("/cluster")
     async def cluster(self, request: Request) -> dict[str, Any]:
-        return await read_current(request, monitoring.cluster(request.app.state.settings), "cluster")
+        state = request.app.state
+        return await read_current(request, monitoring.cluster(state.settings, settled=state.ingest.settled), "cluster")
 
     @get("/workers")
     async def workers(self, request: Request, search: str = "", status: str | None = None,
@@ -128,7 +129,7 @@ class MonitoringController(Controller):
     async def resources(self, request: Request, range_: RangeName | None = Parameter(query="range", default=None),
                         start: str | None = None, end: str | None = None) -> dict[str, Any]:
         since, until = time_range(range_, start, end)
-        reader = monitoring.resources(since, until, chart=request.app.state.ingest.chart)
+        reader = monitoring.resources(since, until, settled=request.app.state.ingest.settled)
         if start or end or range_ not in (None, "1h"):
             return await read_committed(request, reader)
         return await read_shared(request, reader, "resources", not request.app.state.ingest.busy)  # the live chart

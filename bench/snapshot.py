@@ -35,7 +35,7 @@ from backend.settings import Settings  # noqa: E402
 from bench.fleet import heartbeat  # noqa: E402
 from bench.heartbeats import seed  # noqa: E402
 from bench.report import write_section  # noqa: E402
-from storage.fleet_chart import FleetChart  # noqa: E402
+from storage.settled import SettledHistory  # noqa: E402
 from storage.store import Store  # noqa: E402
 
 SENDERS, BATCH = 8, 1000
@@ -58,11 +58,11 @@ async def send(ingest: IngestService, bodies: list[schemas.IngestBatch], interva
     return sent
 
 
-def timed_sections(settings: Settings, chart: FleetChart):
+def timed_sections(settings: Settings, settled: SettledHistory):
     """A reader timing each section of the live view (ms), all on one cursor as the hub reads them."""
     def read(cur) -> dict[str, float]:
         spent = {}
-        for name, section in section_readers(settings, time.time(), chart).items():
+        for name, section in section_readers(settings, time.time(), settled).items():
             started = time.perf_counter()
             section(cur)
             spent[name] = (time.perf_counter() - started) * 1000
@@ -79,7 +79,7 @@ async def ticks(store: Store, ingest: IngestService, settings: Settings, stop_at
         folded = time.monotonic()
         await store.write(mark_stale(time.time(), settings.offline_after))
         staled = time.monotonic()
-        spent = await store.read(timed_sections(settings, ingest.chart))
+        spent = await store.read(timed_sections(settings, ingest.settled))
         ended = time.monotonic()
         out.append(spent | {"fold": (folded - started) * 1000, "stale": (staled - folded) * 1000,
                             "snapshot": (ended - staled) * 1000, "tick": (ended - started) * 1000,
@@ -141,7 +141,7 @@ def report(args, achieved: float, measured: list[dict[str, float]], load: tuple[
         "|---|---|---|",
         *rows,
         "",
-        f"`resources` is timed every tick here, through the kept chart buckets (storage/fleet_chart.py); the hub "
+        f"`resources` is timed every tick here, through the kept chart buckets (storage/settled.py); the hub "
         f"re-reads it every {RESOURCES_EVERY_S:g} s and reuses it between. Ticks started every {statistics.median(gaps):.2f} s (median; longest {max(gaps):.2f} s) against "
         f"{tick:g} s → {'met' if max(gaps) <= 1.5 * tick else 'NOT met'} (every tick within 1.5 intervals).",
     ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import duckdb
@@ -65,14 +66,30 @@ class Fleet:
     tasks_by_status: dict[str, int]
 
 
+PastWorkers = Callable[[float, Callable[[], dict]], dict]  # (at, scan) -> the figures of scan() or kept ones
+
+
 def fleet(cur: duckdb.DuckDBPyConnection, now: float, offline_after: float, health_window: float,
-          trend_window: float, pressure: float = 90.0) -> Fleet:
+          trend_window: float, pressure: float = 90.0, past_workers: PastWorkers | None = None) -> Fleet:
     """Three scans (workers, tasks, the past hour's samples) instead of one per figure: under ingest
-    load every statement waits for the GIL and a core, so the count of statements sets a read's time."""
+    load every statement waits for the GIL and a core, so the count of statements sets a read's time.
+    `past_workers` may answer the last from what it kept (storage.settled)."""
     workers, workers_by_status = _workers_now(cur, now, offline_after, trend_window, pressure)
     tasks_now, tasks_past, tasks_by_status = _tasks(cur, now, now - trend_window, health_window)
-    past = _workers_at(cur, now - trend_window, offline_after, trend_window) | tasks_past
+    at = now - trend_window
+
+    def scan() -> dict:
+        return _workers_at(cur, at, offline_after, trend_window)
+
+    past = (past_workers(at, scan) if past_workers else scan()) | tasks_past
     return Fleet(workers | tasks_now, past, workers_by_status, tasks_by_status)
+
+
+def fleet_now(cur: duckdb.DuckDBPyConnection, now: float, offline_after: float, health_window: float,
+              trend_window: float, pressure: float = 90.0) -> dict:
+    """The health rule's inputs now, without the trend's scan of the past hour."""
+    workers, _ = _workers_now(cur, now, offline_after, trend_window, pressure)
+    return workers | _tasks(cur, now, now - trend_window, health_window)[0]
 
 
 def _workers_at(cur: duckdb.DuckDBPyConnection, at: float, offline_after: float, trend_window: float) -> dict:

@@ -1,4 +1,4 @@
-"""The fleet's resources chart keeps settled buckets: same answer as a full scan, late samples included."""
+"""What the live views keep of the settled past: same answers as a full scan, late samples included."""
 
 import time
 
@@ -7,7 +7,7 @@ from litestar.testing import TestClient
 
 from backend.app import create_app
 from storage import timeseries
-from storage.fleet_chart import FleetChart
+from storage.settled import SettledHistory
 from storage.store import Store
 from support import attach_tokens, bearer, make_settings
 
@@ -30,19 +30,19 @@ def store(tmp_path):
 
 
 def test_kept_buckets_give_the_full_scans_answer_and_late_samples_unsettle_them(store):
-    chart, now = FleetChart(), time.time()
-    first = store.read_sync(lambda cur: chart.resources(cur, now - 3600, now))
+    settled, now = SettledHistory(), time.time()
+    first = store.read_sync(lambda cur: settled.resources(cur, now - 3600, now))
     assert _points(first) == _points(store.read_sync(lambda cur: timeseries.resources(cur, now - 3600, now)))
 
     late_ts = now - 1800
     store.write_sync(lambda con: con.execute(INSERT, {"from": late_ts, "count": 1}))
     later = time.time()
-    kept = store.read_sync(lambda cur: chart.resources(cur, later - 3600, later))
+    kept = store.read_sync(lambda cur: settled.resources(cur, later - 3600, later))
     full = store.read_sync(lambda cur: timeseries.resources(cur, later - 3600, later))
     assert _points(kept) != _points(full)  # the settled bucket is kept: nobody said a sample came late
 
-    chart.late(late_ts)  # what the ingest service says as such a sample commits
-    again = store.read_sync(lambda cur: chart.resources(cur, later - 3600, later))
+    settled.late(late_ts)  # what the ingest service says as such a sample commits
+    again = store.read_sync(lambda cur: settled.resources(cur, later - 3600, later))
     assert _points(again) == _points(full)
 
 
@@ -58,3 +58,18 @@ def test_a_late_heartbeat_shows_on_the_chart_at_once(tmp_path):
         after = client.get("/api/monitoring/resources", headers=bearer(client.user_token)).json()["points"]
         assert [p["cpu_max"] for p in before] == [10.0, 10.0]
         assert [p["cpu_max"] for p in after] == [90.0, 10.0] and after[0]["workers"] == 2
+
+
+def test_the_trends_past_is_kept_for_a_minute_unless_a_late_sample_lands():
+    settled, scans = SettledHistory(), []
+
+    def scan():
+        scans.append(1)
+        return {"online": len(scans)}
+
+    now = time.time()
+    assert settled.workers_at(now - 3600, scan) == {"online": 1}
+    assert settled.workers_at(now - 3600 + 59, scan) == {"online": 1}  # within a minute: kept
+    assert settled.workers_at(now - 3600 + 61, scan) == {"online": 2}  # too far from what was kept
+    settled.late(now - 3000)
+    assert settled.workers_at(now - 3600 + 61, scan) == {"online": 3}  # a late sample may change it

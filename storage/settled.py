@@ -1,9 +1,10 @@
-"""The fleet's resources chart with its settled buckets kept between reads.
+"""What the live views read of the fleet's past, kept between reads: it no longer changes.
 
 An hour of a 10,000-worker fleet's raw samples is about 7 M rows (half a second to bucket), yet all but
-its last minute no longer change: a read keeps those buckets and scans only the raw samples of its
-first, partial bucket and of the buckets after them. Samples that arrive late (a ts older than the
-settled horizon) drop the buckets from theirs on.
+the last seconds of it are settled. The resources chart keeps its whole buckets and scans only the raw
+samples of its first, partial bucket and of the buckets after them; the Cluster view's trend keeps the
+workers as they stood an hour ago for a minute. Samples that arrive late (a ts older than the settled
+horizon) drop what they change.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import duckdb
@@ -18,6 +20,7 @@ import duckdb
 from storage import timeseries
 
 SETTLE_S = 10.0  # a bucket that ended this long ago changes only through late samples
+PAST_REUSE_S = 60.0  # how much older than asked the trend's reference point may be
 KEEP_S = 3 * 3600.0  # beyond the widest span the raw tier serves
 
 
@@ -30,13 +33,28 @@ class _Kept:
     points: dict[float, dict] = field(default_factory=dict)
 
 
-class FleetChart:
-    """Fleet-wide resources (no worker filter) of the raw tier, from kept buckets plus a raw scan of the rest."""
+class SettledHistory:
+    """Fleet-wide resources (no worker filter) of the raw tier, from kept buckets plus a raw scan of the
+    rest; the fleet's workers as they stood at the trend's reference point."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._kept: dict[int, _Kept] = {}
         self._late = 0  # late commits seen: a read that raced one keeps nothing
+        self._past: tuple[int, float, dict] | None = None  # (late commits seen, at, figures)
+
+    def workers_at(self, at: float, scan: Callable[[], dict]) -> dict:
+        """scan()'s figures for `at`, or those of an `at` up to PAST_REUSE_S earlier while no late sample
+        came since: the trend compares with about an hour ago, and that hour's samples are the scan."""
+        with self._lock:
+            late, past = self._late, self._past
+        if past is not None and past[0] == late and 0 <= at - past[1] <= PAST_REUSE_S:
+            return past[2]
+        figures = scan()
+        with self._lock:
+            if late == self._late:
+                self._past = (late, at, figures)
+        return figures
 
     def late(self, oldest_ts: float) -> None:
         """A commit's oldest sample time (called on commit): one older than any read may have settled
