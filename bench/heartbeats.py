@@ -334,8 +334,8 @@ def report(args, seeded: float, f: dict) -> None:
           for route, v in f["reads"].items()),
         "",
         f"Goal p95 < 50 ms on every route: {_met(all(p95(v) < 50 for v in f['reads'].values()))}. While ingest "
-        f"is busy, readers of `cluster`, `hardware` and `network` share an answer at most 1.5 ticks old (docs/API.md, "
-        f"Read shapes); the other three read the store every time.",
+        f"is busy, readers of `cluster`, `hardware` and `network` share an answer at most 1.5 ticks old, and of "
+        f"`resources` at most 10 s old (docs/API.md, Read shapes); `workers` and `tasks` read the store every time.",
     ]
     write_section("bench/heartbeats.py", "\n".join(lines))
     print("\n".join(lines))
