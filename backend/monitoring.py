@@ -10,8 +10,8 @@ from backend import rules
 from backend.schemas import iso
 from backend.settings import Settings
 from storage import queries, timeseries
-from storage.settled import SettledHistory
 from storage.health import ONLINE_STATUSES, REMOVE_SQL, refresh_workers_sql
+from storage.settled import SettledHistory
 from storage.store import Cursor
 
 HARDWARE_LABELS = {"cpu": "CPU", "cuda": "CUDA", "rocm": "ROCm", "mps": "MPS", "openvino": "OpenVINO",
