@@ -19,8 +19,8 @@ from backend import schemas
 from backend.columns import GROUP_OF, BadTimestamp, tables_by_group
 from backend.helper import Helpers, HelperUnavailable
 from backend.settings import Settings
-from storage.settled import SettledHistory
 from storage.ingest import ApplyEvents, fold_pending, pending, unfolded
+from storage.settled import SettledHistory
 from storage.store import Store
 
 PATH = re.compile(r"`\$\.events\[(\d+)\](?:\.([A-Za-z_]+))?")
