@@ -83,16 +83,15 @@ class SharedSections:
         self._read_at = -math.inf
 
     def get(self, name: str, lag_s: float) -> Any | None:
-        """The section if recent enough; None: read it yourself (and put() it)."""
+        """A reader's: the section if recent enough; None: read it yourself (and put() it)."""
         self._read_at = time.monotonic()
+        return self.recent(name, lag_s)
+
+    def recent(self, name: str, lag_s: float = 0.0) -> Any | None:
+        """The section if at most lag_s old, or for the chart RESOURCES_EVERY_S."""
+        built_at, section = self._sections.get(name, (-math.inf, None))
         max_age_s = max(lag_s, RESOURCES_EVERY_S) if name == "resources" else lag_s
-        return self.section(name) if self.age(name) <= max_age_s else None
-
-    def section(self, name: str) -> Any | None:
-        return self._sections.get(name, (-math.inf, None))[1]
-
-    def age(self, name: str) -> float:
-        return time.monotonic() - self._sections.get(name, (-math.inf, None))[0]
+        return section if time.monotonic() - built_at <= max_age_s else None
 
     def put(self, name: str, section: Any, built_at: float) -> None:
         if built_at > self._sections.get(name, (-math.inf, None))[0]:
@@ -127,13 +126,13 @@ class Hub:
         if self.prepare is not None and not folded:
             await self.prepare()
         now, started = time.time(), time.monotonic()
-        recent = self.shared.section("resources") if self.shared.age("resources") < RESOURCES_EVERY_S else None
-        snapshot = await self.store.read(build_snapshot(self.settings, now, self.settled, recent))
+        reused = self.shared.recent("resources")
+        snapshot = await self.store.read(build_snapshot(self.settings, now, self.settled, reused))
         prints = {name: _fingerprint(name, snapshot[name]) for name in SECTIONS}
         changed = [name for name in SECTIONS if prints[name] != self._prints.get(name)]
         self.latest, self._prints = snapshot, prints
         for name in SHARED:
-            if name != "resources" or recent is None:  # reused resources keep their own time
+            if snapshot[name] is not reused:  # reused, it keeps its own time
                 self.shared.put(name, snapshot[name], started)
         self.ticks += 1
         if changed and self.subscribers:
@@ -154,7 +153,7 @@ class Hub:
         """Only what REST readers share: nobody watches the rest."""
         now, started = time.time(), time.monotonic()
         readers = section_readers(self.settings, now, self.settled)
-        names = [name for name in SHARED if name != "resources" or self.shared.age(name) >= RESOURCES_EVERY_S]
+        names = [name for name in SHARED if self.shared.recent(name) is None]
         sections = await self.store.read(lambda cur: {name: readers[name](cur) for name in names})
         for name, section in sections.items():
             self.shared.put(name, section, started)
