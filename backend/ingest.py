@@ -21,6 +21,7 @@ from backend.helper import Helpers, HelperUnavailable
 from backend.settings import Settings
 from storage.ingest import ApplyEvents, fold_pending, pending, unfolded
 from storage.settled import SettledHistory
+from storage.snapshot import ipc_stream
 from storage.store import Store
 
 PATH = re.compile(r"`\$\.events\[(\d+)\](?:\.([A-Za-z_]+))?")
@@ -130,14 +131,7 @@ def prepare_body(body: bytes, received: float, max_skew_s: float) -> tuple[Accep
     server reads back in microseconds (a pickled table took longer to load than to build)."""
     batch = decode_batch(body)
     tables = tables_of(batch.events, received, max_skew_s)
-    return Accepted.of(batch), {group: _ipc(table) for group, table in tables.items()}
-
-
-def _ipc(table: pa.Table) -> bytes:
-    sink = pa.BufferOutputStream()
-    with pa.ipc.new_stream(sink, table.schema) as writer:
-        writer.write_table(table)
-    return sink.getvalue().to_pybytes()
+    return Accepted.of(batch), {group: ipc_stream(table) for group, table in tables.items()}
 
 
 class BodyWrite:

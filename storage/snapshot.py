@@ -27,11 +27,11 @@ def _frame(kind: bytes, payload: bytes) -> bytes:
     return HEADER.pack(kind, len(payload)) + payload
 
 
-def _ipc(batch: pa.RecordBatch) -> bytes:
-    """One batch as a self-contained Arrow IPC stream (schema included)."""
+def ipc_stream(data: pa.RecordBatch | pa.Table) -> bytes:
+    """A batch or table as a self-contained Arrow IPC stream (schema included)."""
     sink = pa.BufferOutputStream()
-    with pa.ipc.new_stream(sink, batch.schema) as writer:
-        writer.write_batch(batch)
+    with pa.ipc.new_stream(sink, data.schema) as writer:
+        writer.write(data)
     return sink.getvalue().to_pybytes()
 
 
@@ -51,9 +51,9 @@ def snapshot_frames(cursor: duckdb.DuckDBPyConnection, batch_rows: int = BATCH_R
         for table in snapshot_tables(cursor):
             yield _frame(b"T", json.dumps({"table": table}).encode())
             reader = cursor.sql(f'SELECT * FROM "{table}"').to_arrow_reader(batch_rows)
-            yield _frame(b"B", _ipc(pa.RecordBatch.from_pylist([], schema=reader.schema)))
+            yield _frame(b"B", ipc_stream(pa.RecordBatch.from_pylist([], schema=reader.schema)))
             for batch in reader:
-                yield _frame(b"B", _ipc(batch))
+                yield _frame(b"B", ipc_stream(batch))
         yield _frame(b"E", b"")
     finally:
         cursor.execute("ROLLBACK")
