@@ -26,7 +26,6 @@ import json
 import multiprocessing
 import os
 import platform
-import resource
 import signal
 import statistics
 import subprocess
@@ -45,7 +44,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from backend.settings import Settings  # noqa: E402
 from bench.fleet import fleet_tables, heartbeat, sample_history, task_table  # noqa: E402
-from bench.ingest import PASSWORD, start_server, tokens  # noqa: E402
+from bench.ingest import Meter, start_server, tokens  # noqa: E402
 from bench.report import write_section  # noqa: E402
 from storage.ingest import ApplyEvents, fold_pending, pending  # noqa: E402
 from storage import rollup  # noqa: E402
@@ -85,36 +84,6 @@ def _apply(store: Store, tables: dict, offline_after: float) -> None:
     store.write_sync(ApplyEvents(tables, now_us, offline_after))
     store.write_sync(fold_pending({group: [table] for group, table in pending(tables).items()}, now_us,
                                   offline_after))
-
-
-class Meter:
-    """CPU seconds of the server under test and of this process's finished children (the load
-    generators), and wall time, over a phase."""
-
-    def __init__(self, server: psutil.Process) -> None:
-        self.server = server
-
-    def __enter__(self) -> "Meter":
-        self.started, self.server_cpu, self.children_cpu = time.monotonic(), self._server(), self._children()
-        return self
-
-    def __exit__(self, *_) -> None:
-        self.wall = time.monotonic() - self.started
-        self.server_share = (self._server() - self.server_cpu) / self.wall
-        self.generator_share = (self._children() - self.children_cpu) / self.wall
-        self.load = os.getloadavg()[0]
-
-    def _server(self) -> float:
-        times = self.server.cpu_times()
-        return times.user + times.system
-
-    @staticmethod
-    def _children() -> float:
-        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-        return usage.ru_utime + usage.ru_stime
-
-    def cpu(self) -> str:
-        return f"server {self.server_share:.0%} / generator {self.generator_share:.0%} of a core, load {self.load:.1f}"
 
 
 def wrk(port: int, token: str, seconds: float, workers: int, rate: int) -> dict:

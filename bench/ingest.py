@@ -117,9 +117,9 @@ def post_for(port: int, token: str, bodies: list[bytes], seconds: float, clients
     return sent.value / (time.monotonic() - started)
 
 
-class Cpu:
-    """Shares of a core over a phase: the server, its helper processes, and this process's finished
-    children (the wrk runs)."""
+class Meter:
+    """Shares of a core over a phase: the server under test, its own child processes (the helpers),
+    and this process's finished children (the load generators); the load average at the end."""
 
     def __init__(self, server: psutil.Process) -> None:
         self.server = server
@@ -129,18 +129,24 @@ class Cpu:
         finished = resource.getrusage(resource.RUSAGE_CHILDREN)
         return time.monotonic(), _seconds(self.server.cpu_times()), helpers, finished.ru_utime + finished.ru_stime
 
-    def __enter__(self) -> "Cpu":
+    def __enter__(self) -> "Meter":
         self.started = self._now()
         return self
 
     def __exit__(self, *_) -> None:
         ended = self._now()
         wall = ended[0] - self.started[0]
-        self.server_share, self.helpers_share, self.wrk_share = ((b - a) / wall for a, b in zip(self.started[1:], ended[1:]))
+        self.server_share, self.helpers_share, self.generator_share = (
+            (b - a) / wall for a, b in zip(self.started[1:], ended[1:]))
+        self.load = os.getloadavg()[0]
+
+    def cpu(self) -> str:
+        """For single-event loads, which start no helper."""
+        return f"server {self.server_share:.0%} / generator {self.generator_share:.0%} of a core, load {self.load:.1f}"
 
     def __str__(self) -> str:
         return (f"server {self.server_share:.0%} + its helper processes {self.helpers_share:.0%} / wrk "
-                f"{self.wrk_share:.0%} of a core")
+                f"{self.generator_share:.0%} of a core")
 
 
 def _seconds(times) -> float:
@@ -215,7 +221,7 @@ def main() -> None:
             paced_from = time.monotonic()
             paced = post_for(port, token, bodies, args.paced_seconds, args.clients, args.paced_rate)
             loaded_from = time.monotonic()
-            with Cpu(psutil.Process(server.pid)) as cpu:
+            with Meter(psutil.Process(server.pid)) as cpu:
                 api = [wrk_rate(port, token, str(bodies_file), args.seconds, args.connections)
                        for _ in range(args.rounds)]
             ticks = intervals(arrivals, paced_from, loaded_from)
@@ -233,7 +239,7 @@ def main() -> None:
     report(args, api, raw, cpu, load, paced, ticks, max_ticks, sum(map(len, arrivals)))
 
 
-def report(args, api: list[float], raw: list[float], cpu: Cpu, load: tuple[float, float], paced: float,
+def report(args, api: list[float], raw: list[float], cpu: Meter, load: tuple[float, float], paced: float,
            ticks: list[float], max_ticks: list[float], updates: int) -> None:
     api_median, raw_median = statistics.median(api), statistics.median(raw)
     tick = Settings().tick_interval

@@ -142,7 +142,8 @@ def report(args, achieved: float, measured: list[dict[str, float]], load: tuple[
         *rows,
         "",
         f"`resources` is timed every tick here, through the kept chart buckets (storage/settled.py); the hub "
-        f"re-reads it every {RESOURCES_EVERY_S:g} s and reuses it between. Ticks started every {statistics.median(gaps):.2f} s (median; longest {max(gaps):.2f} s) against "
+        f"re-reads it every {RESOURCES_EVERY_S:g} s and reuses it between. Ticks started every "
+        f"{statistics.median(gaps):.2f} s (median; longest {max(gaps):.2f} s) against "
         f"{tick:g} s → {'met' if max(gaps) <= 1.5 * tick else 'NOT met'} (every tick within 1.5 intervals).",
     ]
     write_section("bench/snapshot.py", "\n".join(lines))
